@@ -1,0 +1,41 @@
+import Hummingbird
+
+/// The catalogue of every route the server serves: registration, the helpful 404 that lists
+/// them, and the 405 `Allow` header are all derived from it, so they cannot disagree.
+struct APIRoute: Sendable {
+    /// The method served.
+    var method: HTTPRequest.Method
+    /// The path template as the contract writes it, e.g. `/devices/{id}/latest_timestamp`.
+    var template: String
+
+    /// The template in Hummingbird's syntax (`{id}` becomes `:id`).
+    var routerPath: RouterPath {
+        RouterPath(
+            template.split(separator: "/").map { segment in
+                segment.hasPrefix("{") ? ":" + segment.dropFirst().dropLast() : String(segment)
+            }.joined(separator: "/"))
+    }
+
+    /// "METHOD /path/{param}".
+    var description: String { "\(method.rawValue) \(template)" }
+
+    /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method.
+    func matches(path: Substring) -> Bool {
+        let want = template.split(separator: "/")
+        let have = path.split(separator: "/")
+        guard want.count == have.count else { return false }
+        return zip(want, have).allSatisfy { pattern, segment in
+            pattern.hasPrefix("{") || pattern == segment
+        }
+    }
+
+    static let ingest = APIRoute(method: .post, template: "/ingest")
+    static let device = APIRoute(method: .get, template: "/devices/{id}")
+    static let latestTimestamp = APIRoute(method: .get, template: "/devices/{id}/latest_timestamp")
+    static let cumulativeCount = APIRoute(method: .get, template: "/devices/{id}/cumulative_count")
+    static let health = APIRoute(method: .get, template: "/health")
+    static let ready = APIRoute(method: .get, template: "/ready")
+
+    /// Every route, in the order the 404 body lists them.
+    static let all: [APIRoute] = [ingest, device, latestTimestamp, cumulativeCount, health, ready]
+}

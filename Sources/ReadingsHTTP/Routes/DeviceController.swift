@@ -1,0 +1,104 @@
+import Hummingbird
+import NIOCore
+import ReadingsDomain
+import ReadingsStorage
+
+/// The per-device reads: `GET /devices/{id}`, `/latest_timestamp`, `/cumulative_count`.
+struct DeviceController<Store: ReadingStore>: Sendable {
+    let store: Store
+
+    /// Default and bounds of `limit` for `GET /devices/{id}`.
+    static var defaultLimit: Int { 10_000 }
+    static var limitRange: ClosedRange<Int> { 1...100_000 }
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.on(APIRoute.latestTimestamp.routerPath, method: .get) { _, context in
+            let summary = try await summary(try deviceID(context))
+            var out = ByteBuffer()
+            out.writeStaticString("{\"latest_timestamp\":")
+            out.writeJSONInstant(summary.latest)
+            out.writeStaticString("}")
+            return jsonResponse(out)
+        }
+        router.on(APIRoute.cumulativeCount.routerPath, method: .get) { _, context in
+            let summary = try await summary(try deviceID(context))
+            var out = ByteBuffer()
+            out.writeStaticString("{\"cumulative_count\":")
+            out.writeDecimal(summary.cumulativeCount)
+            out.writeStaticString("}")
+            return jsonResponse(out)
+        }
+        router.on(APIRoute.device.routerPath, method: .get) { request, context in
+            try await device(request, try deviceID(context))
+        }
+    }
+
+    private func summary(_ id: DeviceID) async throws -> DeviceSummary {
+        guard let summary = try await withStorage({ try await store.summary(of: id) }) else {
+            throw APIError.deviceNotFound(id.string)
+        }
+        return summary
+    }
+
+    private func device(_ request: Request, _ id: DeviceID) async throws -> Response {
+        let query = try QueryParameters(request.uri.query)
+        let from = try query.instant("from")
+        let to = try query.instant("to")
+        let limit = try query.integer("limit", in: Self.limitRange, default: Self.defaultLimit)
+        let range = InstantRange(from: from, to: to)
+        guard let page = try await withStorage({ try await store.readings(of: id, in: range, limit: limit) }) else {
+            throw APIError.deviceNotFound(id.string)
+        }
+        var out = ByteBuffer()
+        out.reserveCapacity(100 + page.readings.count * 40)
+        out.writeStaticString("{\"data\":{")
+        for (i, reading) in page.readings.enumerated() {
+            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeJSONInstant(reading.instant)
+            out.writeInteger(UInt8(ascii: ":"))
+            out.writeDecimal(reading.count)
+        }
+        out.writeStaticString("},\"latest_timestamp\":")
+        out.writeJSONInstant(page.summary.latest)
+        out.writeStaticString(",\"cumulative_count\":")
+        out.writeDecimal(page.summary.cumulativeCount)
+        if let next = page.next {
+            out.writeStaticString(",\"next\":")
+            var url = "/devices/\(PercentEncoding.encode(id.utf8))?from=\(PercentEncoding.encode(next.canonical.utf8))"
+            if let to { url += "&to=\(PercentEncoding.encode(to.canonical.utf8))" }
+            url += "&limit=\(limit)"
+            out.writeJSONString(url)
+        }
+        out.writeStaticString("}")
+        return jsonResponse(out)
+    }
+
+    /// The `{id}` path parameter, percent-decoded and checked against the id rules.
+    private func deviceID(_ context: some RequestContext) throws(APIError) -> DeviceID {
+        let raw = context.parameters.get("id") ?? ""
+        guard let bytes = PercentEncoding.decode(raw[...]) else {
+            throw APIError(
+                .badRequest, "INVALID_DEVICE_ID",
+                "the device id in the path is not valid percent-encoded UTF-8")
+        }
+        do throws(DeviceIDError) {
+            return try DeviceID(validating: bytes)
+        } catch {
+            throw APIError(.badRequest, "INVALID_DEVICE_ID", error.message)
+        }
+    }
+}
+
+/// A 200 response with a JSON body.
+func jsonResponse(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+}
+
+/// Runs a storage call, turning "unavailable" into `503 UNAVAILABLE`.
+func withStorage<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch StorageError.unavailable(let reason) {
+        throw APIError.unavailable(reason)
+    }
+}

@@ -1,0 +1,24 @@
+/// What the HTTP layer needs to know, whatever the source (flags, environment, `.env`, tests).
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// Port to listen on (0: any free port).
+    public var port: Int
+    /// Largest accepted request body in bytes; this many is allowed.
+    public var maxBodySize: Int
+    /// Largest number of readings in one ingest request; this many is allowed.
+    public var maxReadings: Int
+
+    /// The contract's defaults: 127.0.0.1:3000, 16 MiB bodies, 100,000 readings per request.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 3000,
+        maxBodySize: Int = 16 * 1024 * 1024,
+        maxReadings: Int = 100_000
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodySize = maxBodySize
+        self.maxReadings = maxReadings
+    }
+}

@@ -1,0 +1,66 @@
+import Hummingbird
+import NIOCore
+
+/// A whole-request failure, answered with the contract's error body
+/// `{"error": {"code": "...", "message": "..."}}`.
+public struct APIError: HTTPResponseError, Sendable {
+    /// The HTTP status.
+    public var status: HTTPResponse.Status
+    /// The machine-readable code, e.g. `INVALID_JSON`.
+    public var code: String
+    /// What went wrong, for a person.
+    public var message: String
+    /// Extra response headers (`Allow`, `Retry-After`).
+    public var headers: HTTPFields = [:]
+
+    /// Creates an error.
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var body = ByteBuffer()
+        writeBody(into: &body, extra: nil)
+        return response(body: body)
+    }
+
+    /// The error body, optionally with more top-level members written by `extra`.
+    func writeBody(into body: inout ByteBuffer, extra: ((inout ByteBuffer) -> Void)?) {
+        body.writeStaticString("{\"error\":{\"code\":")
+        body.writeJSONString(code)
+        body.writeStaticString(",\"message\":")
+        body.writeJSONString(message)
+        body.writeStaticString("}")
+        extra?(&body)
+        body.writeStaticString("}")
+    }
+
+    /// A response with this error's status and headers and `body`.
+    func response(body: ByteBuffer) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+extension APIError {
+    /// 503 `UNAVAILABLE` with `Retry-After`.
+    static func unavailable(_ reason: String) -> APIError {
+        APIError(
+            .serviceUnavailable, "UNAVAILABLE", "storage cannot take requests right now (\(reason)); retry later",
+            headers: [.retryAfter: "1"])
+    }
+
+    /// 400 `INVALID_PARAMETER`.
+    static func invalidParameter(_ message: String) -> APIError {
+        APIError(.badRequest, "INVALID_PARAMETER", message)
+    }
+
+    /// 404 `DEVICE_NOT_FOUND`.
+    static func deviceNotFound(_ id: String) -> APIError {
+        APIError(.notFound, "DEVICE_NOT_FOUND", "Device \(id) not found")
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ReadingsHTTP
+import ReadingsStorage
+
+/// `device-readings serve`: runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
+/// requests and closes storage.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP server.",
+        discussion: "Each flag's environment variable is given in brackets; flags win over the environment, which wins over ./.env."
+    )
+
+    @Option(help: "Address to listen on [HOST] (default: 127.0.0.1)")
+    var host: String?
+
+    @Option(help: "Port to listen on [PORT] (default: 3000)")
+    var port: Int?
+
+    @Option(help: "Largest request body in bytes, this many allowed [MAX_BODY_SIZE] (default: 16777216)")
+    var maxBodySize: Int?
+
+    @Option(help: "Most readings in one ingest request, this many allowed [MAX_READINGS] (default: 100000)")
+    var maxReadings: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [LOG_LEVEL] (default: info)")
+    var logLevel: String?
+
+    func run() async throws {
+        let settings = Settings(
+            environment: ProcessInfo.processInfo.environment,
+            dotEnvText: try? String(contentsOfFile: ".env", encoding: .utf8))
+        var configuration = ServerConfiguration()
+        configuration.host = host ?? settings.value("HOST") ?? configuration.host
+        configuration.port = try port ?? settings.integer("PORT", in: 0...65535) ?? configuration.port
+        configuration.maxBodySize =
+            try maxBodySize ?? settings.integer("MAX_BODY_SIZE", in: 1...(1 << 30)) ?? configuration.maxBodySize
+        configuration.maxReadings =
+            try maxReadings ?? settings.integer("MAX_READINGS", in: 1...10_000_000) ?? configuration.maxReadings
+        guard (0...65535).contains(configuration.port) else { throw ValidationError("--port must be 0...65535") }
+        guard (1...(1 << 30)).contains(configuration.maxBodySize) else {
+            throw ValidationError("--max-body-size must be 1...1073741824")
+        }
+        guard (1...10_000_000).contains(configuration.maxReadings) else {
+            throw ValidationError("--max-readings must be 1...10000000")
+        }
+        let levelName = logLevel ?? settings.value("LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
+            throw ValidationError("unknown log level '\(levelName)'")
+        }
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "device-readings")
+        let store = MemoryStore()
+        logger.info(
+            "starting",
+            metadata: [
+                "server.address": "\(configuration.host):\(configuration.port)",
+                "storage.engine": "memory",
+            ])
+        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        try await app.runService()
+    }
+}
+
+extension Settings {
+    /// `key` as an integer in `range`, or nil when unset; a malformed value stops the start.
+    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let text = value(key) else { return nil }
+        guard let number = Int(text), range.contains(number) else {
+            throw ValidationError("\(key) must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+}
