@@ -52,6 +52,7 @@ let package = Package(
             dependencies: [
                 "ReadingsHTTP",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

@@ -1,0 +1,115 @@
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Exactly-once under racing requests: real concurrent connections to a live server posting
+/// overlapping batches for the same device.
+@Suite struct ConcurrencyTests {
+    @Test(arguments: Engine.allCases)
+    func racingOverlappingBatchesStoreEachInstantOnce(engine: Engine) async throws {
+        let connections = 16
+        let instants = 200
+        // Every connection posts every instant (count = instant index % 7), in its own order and
+        // in batches of varying size, so that the same readings race from all sides.
+        try await withApp(engine, .live) { client in
+            let port = try #require(client.port)
+            let accepted = try await withThrowingTaskGroup(of: [Int: Int].self) { group in
+                for connection in 0..<connections {
+                    group.addTask {
+                        var generator = SplitMix(seed: UInt64(connection))
+                        let order = (0..<instants).shuffled(using: &generator)
+                        var batches: [[Int]] = []
+                        var start = 0
+                        while start < order.count {
+                            let size = Int.random(in: 1...25, using: &generator)
+                            batches.append(Array(order[start..<min(start + size, order.count)]))
+                            start += size
+                        }
+                        return try await TestClient.withClient(host: "127.0.0.1", port: port) { [batches] http in
+                            var acceptedHere: [Int: Int] = [:]
+                            for batch in batches {
+                                let body = ingestBody("racer", batch.map { (timestamp($0, connection), UInt64($0 % 7)) })
+                                let response = try await http.execute(
+                                    .init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                                let json = try JSONBody(response.body ?? ByteBuffer())
+                                for (k, result) in (json["results"]?.array ?? []).enumerated() where result["status"]?.int == 202 {
+                                    acceptedHere[batch[k], default: 0] += 1
+                                }
+                                #expect(json["rejected"]?.int == 0)
+                            }
+                            return acceptedHere
+                        }
+                    }
+                }
+                var total: [Int: Int] = [:]
+                for try await partial in group { total.merge(partial, uniquingKeysWith: +) }
+                return total
+            }
+            #expect(accepted.count == instants)
+            #expect(accepted.values.allSatisfy { $0 == 1 })
+            let expected = (0..<instants).reduce(0) { $0 + $1 % 7 }
+            let count = try await client.get("/devices/racer/cumulative_count")
+            #expect(try count.json["cumulative_count"]?.int == Int64(expected))
+            let device = try await client.get("/devices/racer")
+            #expect(try device.json["data"]?.keys?.count == instants)
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func readsDuringWritesSeeConsistentMoments(engine: Engine) async throws {
+        try await withApp(engine, .live) { client in
+            let port = try #require(client.port)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        for batch in 0..<50 {
+                            let readings = (0..<20).map { (timestamp(batch * 20 + $0, 0), UInt64(3)) }
+                            let body = ingestBody("consistent", readings)
+                            _ = try await http.execute(.init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                        }
+                    }
+                }
+                group.addTask {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        for _ in 0..<100 {
+                            let response = try await http.execute(.init("/devices/consistent?limit=100000", method: .get))
+                            guard response.status == .ok else { continue }
+                            let json = try JSONBody(response.body ?? ByteBuffer())
+                            let readings = json["data"]?.keys?.count ?? -1
+                            // Whole batches only, and the sum of data equals cumulative_count.
+                            #expect(readings % 20 == 0)
+                            #expect(json["cumulative_count"]?.int == Int64(readings * 3))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
+}
+
+/// A distinct timestamp per index; `spelling` varies how it is written (same instant).
+func timestamp(_ index: Int, _ spelling: Int) -> String {
+    let second = index % 60
+    let minute = index / 60 % 60
+    let hour = index / 3600
+    switch spelling % 3 {
+    case 0: return String(format: "2023-05-01T%02d:%02d:%02dZ", hour, minute, second)
+    case 1: return String(format: "2023-05-01T%02d:%02d:%02d.000+02:00", hour + 2, minute, second)
+    default: return String(format: "2023-04-30 %02d:%02d:%02d-0300", hour + 21, minute, second)
+    }
+}
+
+/// A seeded generator, so that a failing run can be replayed.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import ReadingsDomain
+import ReadingsStorage
+import Testing
+
+@testable import ReadingsHTTP
+
+/// The storage engines the HTTP suite runs against: every HTTP-level test takes one as its
+/// argument, so a new engine joins the whole suite by being added here.
+enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case memory
+
+    var testDescription: String { rawValue }
+
+    func makeStore() -> any ReadingStore {
+        switch self {
+        case .memory: MemoryStore()
+        }
+    }
+}
+
+/// Runs `body` against an application on `engine`, in router mode (no sockets) or live mode
+/// (a real server on a free loopback port).
+func withApp<T: Sendable>(
+    _ engine: Engine,
+    _ setup: TestingSetup = .router,
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @Sendable (any TestClientProtocol) async throws -> T
+) async throws -> T {
+    var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+    configure(&configuration)
+    let app = buildApplication(configuration: configuration, store: engine.makeStore(), logger: quietLogger)
+    return try await app.test(setup, body)
+}
+
+let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .error
+    return logger
+}()
+
+/// A response body parsed as JSON.
+struct JSONBody: @unchecked Sendable {
+    let value: Any
+
+    init(_ buffer: ByteBuffer) throws {
+        value = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: [.fragmentsAllowed])
+    }
+
+    subscript(_ key: String) -> JSONBody? {
+        guard let object = value as? [String: Any], let member = object[key] else { return nil }
+        return JSONBody(raw: member)
+    }
+
+    subscript(_ index: Int) -> JSONBody? {
+        guard let array = value as? [Any], array.indices.contains(index) else { return nil }
+        return JSONBody(raw: array[index])
+    }
+
+    private init(raw: Any) { value = raw }
+
+    var string: String? { value as? String }
+    var int: Int64? { (value as? NSNumber).map { $0.int64Value } }
+    var bool: Bool? { (value as? NSNumber).map { $0.boolValue } }
+    var array: [JSONBody]? { (value as? [Any])?.map { JSONBody(raw: $0) } }
+    var keys: [String]? { (value as? [String: Any]).map { Array($0.keys) } }
+    var isNull: Bool { value is NSNull }
+}
+
+extension TestResponse {
+    /// The body as JSON (fails the test when it is not).
+    var json: JSONBody {
+        get throws { try JSONBody(body) }
+    }
+
+    /// The body as text.
+    var text: String { String(buffer: body) }
+}
+
+let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+extension TestClientProtocol {
+    /// POSTs `body` to `/ingest`.
+    func ingest(_ body: String, headers: HTTPFields = jsonHeaders) async throws -> TestResponse {
+        try await execute(uri: "/ingest", method: .post, headers: headers, body: ByteBuffer(string: body))
+    }
+
+    /// POSTs readings of one device, given as (timestamp, count) pairs.
+    func ingest(_ id: String, _ readings: [(String, UInt64)], headers: HTTPFields = jsonHeaders) async throws
+        -> TestResponse
+    {
+        try await ingest(ingestBody(id, readings), headers: headers)
+    }
+
+    /// GETs `uri`.
+    func get(_ uri: String) async throws -> TestResponse {
+        try await execute(uri: uri, method: .get)
+    }
+
+    /// Checks that the server still serves: health answers and a fresh ingest is accepted.
+    func expectStillServing(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let health = try await get("/health")
+        #expect(health.status == .ok, sourceLocation: sourceLocation)
+        let id = "alive-\(UInt64.random(in: 0...UInt64.max))"
+        let response = try await ingest(id, [("2024-01-01T00:00:00Z", 1)])
+        #expect(response.status == .accepted, sourceLocation: sourceLocation)
+        let count = try await get("/devices/\(id)/cumulative_count")
+        #expect(try count.json["cumulative_count"]?.int == 1, sourceLocation: sourceLocation)
+    }
+}
+
+/// A JSON ingest body for `id` (escaped) with (timestamp, count) readings.
+func ingestBody(_ id: String, _ readings: [(String, UInt64)]) -> String {
+    let elements = readings.map { "{\"timestamp\":\(jsonString($0.0)),\"count\":\($0.1)}" }
+    return "{\"id\":\(jsonString(id)),\"readings\":[\(elements.joined(separator: ","))]}"
+}
+
+/// `text` as a JSON string literal.
+func jsonString(_ text: String) -> String {
+    var out = ByteBuffer()
+    out.writeJSONString(text)
+    return String(buffer: out)
+}
+
+/// `text` percent-encoded for a path segment.
+func pathSegment(_ text: String) -> String {
+    PercentEncoding.encode(text.utf8)
+}
