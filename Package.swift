@@ -46,6 +46,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain"]),
+        // Drives the built `device-readings` binary as a real process (flags, .env, signals).
+        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings"]),
         .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage"]),
         .testTarget(
             name: "ReadingsHTTPTests",

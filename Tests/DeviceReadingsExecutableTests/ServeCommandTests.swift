@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+
+/// The executable as an operator runs it: help text, flags over environment over `.env`,
+/// validation of settings, and graceful shutdown on signals.
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func helpExplainsEveryFlagWithItsEnvironmentVariable() throws {
+        let root = try ServerProcess.run(["--help"])
+        #expect(root.status == 0)
+        #expect(root.output.contains("serve"))
+        let serve = try ServerProcess.run(["serve", "--help"])
+        #expect(serve.status == 0)
+        for (flag, env) in [("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
+                            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL")] {
+            #expect(serve.output.contains(flag), "\(flag)")
+            #expect(serve.output.contains("[\(env)]"), "\(env)")
+        }
+    }
+
+    @Test func invalidSettingsStopTheStartWithAMessage() throws {
+        let result = try ServerProcess.run(["serve", "--port", "70000"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("port"))
+    }
+
+    @Test func flagBeatsEnvironmentBeatsDotEnv() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // .env sets the port and a tiny readings limit; the environment overrides the limit.
+        let port = ServerProcess.freePort()
+        try "# settings\nPORT=\(port)\nexport MAX_READINGS=1\nMAX_BODY_SIZE=\"100000\"\n".write(
+            to: directory.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        let server = try ServerProcess(environment: ["MAX_READINGS": "2"], directory: directory, port: port)
+        try await server.waitUntilServing()
+        let two = #"{"id":"e","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1},{"timestamp":"2023-01-01T00:00:01Z","count":1}]}"#
+        let three = #"{"id":"e","readings":[{"timestamp":"2023-01-01T00:00:02Z","count":1},{"timestamp":"2023-01-01T00:00:03Z","count":1},{"timestamp":"2023-01-01T00:00:04Z","count":1}]}"#
+        #expect(try await server.request("POST", "/ingest", body: two).0 == 202)
+        #expect(try await server.request("POST", "/ingest", body: three).0 == 413)
+        #expect(try await server.stop() == 0)
+
+        // A flag beats both.
+        let flagged = try ServerProcess(arguments: ["--max-readings", "3"], environment: ["MAX_READINGS": "2"], directory: directory, port: port)
+        try await flagged.waitUntilServing()
+        #expect(try await flagged.request("POST", "/ingest", body: three).0 == 202)
+        #expect(try await flagged.stop() == 0)
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalStopsGracefullyAfterInFlightRequests(signal: Int32) async throws {
+        let server = try ServerProcess()
+        try await server.waitUntilServing()
+        // A request whose head and half its body the server has already read when the signal
+        // arrives still gets its full answer; then the process exits with status 0.
+        let body = Array(#"{"id":"inflight","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":7}]}"#.utf8)
+        let connection = try server.connect()
+        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body[..<20])
+        try await connection.waitUntilServerHasRead()
+        kill(server.process.processIdentifier, signal)
+        connection.send(Array(body[20...]))
+        let response = connection.receiveResponse()
+        #expect(response.hasPrefix("HTTP/1.1 202"))
+        #expect(response.contains(#"{"accepted":1,"#))
+        #expect(try await server.stop() == 0)
+    }
+}
