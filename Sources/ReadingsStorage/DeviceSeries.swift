@@ -72,7 +72,7 @@ struct DeviceSeries {
         let start = range.from.map { lowerBound($0.nanoseconds) } ?? 0
         let end = range.to.map { lowerBound($0.nanoseconds) } ?? instants.count
         guard start < end else { return ([], nil) }
-        let stop = min(end, start + limit)
+        let stop = limit >= end - start ? end : start + max(limit, 0)
         var page: [Reading] = []
         page.reserveCapacity(stop - start)
         for i in start..<stop {

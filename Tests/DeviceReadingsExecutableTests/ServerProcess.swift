@@ -190,7 +190,7 @@ final class RawConnection {
         let local = String(format: "%04X", serverPort)
         let remote = String(format: "%04X", localPort)
         while ContinuousClock.now < deadline {
-            let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+            let table = readProcFile("/proc/net/tcp")
             for line in table.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 4, fields[1].hasSuffix(":" + local), fields[2].hasSuffix(":" + remote) else { continue }
@@ -203,4 +203,20 @@ final class RawConnection {
     }
 
     deinit { close(fd) }
+}
+
+/// Reads a procfs file with plain read(2) calls: procfs reports a size of 0, which some file
+/// APIs take literally.
+func readProcFile(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        data += buffer[0..<n]
+    }
+    return String(decoding: data, as: UTF8.self)
 }
