@@ -1,0 +1,166 @@
+/// Encoding and decoding of sealed blocks: one device's readings, ascending by instant,
+/// compressed. The byte format is described in `docs/block-format.md`.
+///
+/// A block's bytes start with its encoding id: high nibble for instants, low nibble for counts.
+/// Encodings are chosen per block, keeping the smallest:
+/// - instants (after the first, which the block index records): one reading (nothing stored),
+///   constant step (one varint), or delta-of-delta with the deltas' greatest common divisor
+///   factored out, so readings at whole seconds or milliseconds do not pay for nanoseconds;
+/// - counts: constant (one varint), plain varints, or zigzag varint deltas.
+public enum BlockCodec {
+    /// Instant encodings (high nibble of the encoding id).
+    public enum InstantEncoding: UInt8, CaseIterable, Sendable {
+        case single = 0
+        case constantStep = 1
+        case deltaOfDelta = 2
+    }
+
+    /// Count encodings (low nibble of the encoding id).
+    public enum CountEncoding: UInt8, CaseIterable, Sendable {
+        case constant = 0
+        case varints = 1
+        case deltas = 2
+    }
+
+    /// Appends the encoding of `instants` (strictly ascending, at least one) and their `counts`
+    /// to `out`; returns the encoding id (also the first byte written).
+    @discardableResult
+    @inlinable
+    public static func encode<Instants: RandomAccessCollection<Int64>, Counts: RandomAccessCollection<UInt64>>(
+        instants: Instants, counts: Counts, into out: inout [UInt8]
+    ) -> UInt8 where Instants.Index == Int, Counts.Index == Int {
+        precondition(!instants.isEmpty && instants.count == counts.count)
+        let idPosition = out.count
+        out.append(0)
+        let instantEncoding = encodeInstants(instants, into: &out)
+        let countEncoding = encodeCounts(counts, into: &out)
+        let id = instantEncoding.rawValue << 4 | countEncoding.rawValue
+        out[idPosition] = id
+        return id
+    }
+
+    @inlinable
+    static func encodeInstants<Instants: RandomAccessCollection<Int64>>(
+        _ instants: Instants, into out: inout [UInt8]
+    ) -> InstantEncoding where Instants.Index == Int {
+        let start = instants.startIndex
+        let n = instants.count
+        if n == 1 { return .single }
+        // Deltas as unsigned: consecutive instants may be up to 2^64 - 1 ns apart.
+        let firstDelta = UInt64(bitPattern: instants[start + 1] &- instants[start])
+        var divisor = firstDelta
+        var constant = true
+        for i in (start + 2)..<(start + n) {
+            let delta = UInt64(bitPattern: instants[i] &- instants[i - 1])
+            if delta != firstDelta {
+                constant = false
+                if delta % divisor != 0 { divisor = gcd(divisor, delta) }
+            }
+        }
+        if constant {
+            VarInt.append(firstDelta, to: &out)
+            return .constantStep
+        }
+        VarInt.append(divisor, to: &out)
+        var previous = firstDelta / divisor
+        VarInt.append(previous, to: &out)
+        for i in (start + 2)..<(start + n) {
+            let scaled = UInt64(bitPattern: instants[i] &- instants[i - 1]) / divisor
+            // Wrapping arithmetic is exact modulo 2^64, which decoding reverses.
+            VarInt.append(VarInt.zigzag(Int64(bitPattern: scaled &- previous)), to: &out)
+            previous = scaled
+        }
+        return .deltaOfDelta
+    }
+
+    @inlinable
+    static func encodeCounts<Counts: RandomAccessCollection<UInt64>>(
+        _ counts: Counts, into out: inout [UInt8]
+    ) -> CountEncoding where Counts.Index == Int {
+        let start = counts.startIndex
+        let n = counts.count
+        let firstCount = counts[start]
+        var varintSize = VarInt.size(firstCount)
+        var deltaSize = varintSize
+        var constant = true
+        for i in (start + 1)..<(start + n) {
+            let c = counts[i]
+            if c != firstCount { constant = false }
+            varintSize += VarInt.size(c)
+            deltaSize += VarInt.size(VarInt.zigzag(Int64(bitPattern: c &- counts[i - 1])))
+        }
+        if constant {
+            VarInt.append(firstCount, to: &out)
+            return .constant
+        }
+        if varintSize <= deltaSize {
+            for c in counts { VarInt.append(c, to: &out) }
+            return .varints
+        }
+        VarInt.append(firstCount, to: &out)
+        for i in (start + 1)..<(start + n) {
+            VarInt.append(VarInt.zigzag(Int64(bitPattern: counts[i] &- counts[i - 1])), to: &out)
+        }
+        return .deltas
+    }
+
+    /// Decodes a block of `count` readings whose first instant is `first`, appending its
+    /// instants and counts.
+    @inlinable
+    public static func decode(
+        _ bytes: UnsafeBufferPointer<UInt8>, first: Int64, count n: Int,
+        instants: inout [Int64], counts: inout [UInt64]
+    ) {
+        var reader = VarIntReader(bytes: bytes, position: 1)
+        let id = bytes[0]
+        instants.append(first)
+        switch InstantEncoding(rawValue: id >> 4) {
+        case .single?:
+            break
+        case .constantStep?:
+            let step = Int64(bitPattern: reader.next())
+            var t = first
+            for _ in 1..<n {
+                t = t &+ step
+                instants.append(t)
+            }
+        case .deltaOfDelta?:
+            let divisor = reader.next()
+            var scaled = reader.next()
+            var t = first &+ Int64(bitPattern: scaled &* divisor)
+            instants.append(t)
+            for _ in 2..<max(n, 2) {
+                scaled = scaled &+ UInt64(bitPattern: VarInt.unzigzag(reader.next()))
+                t = t &+ Int64(bitPattern: scaled &* divisor)
+                instants.append(t)
+            }
+        case nil:
+            preconditionFailure("unknown instant encoding \(id >> 4)")
+        }
+        switch CountEncoding(rawValue: id & 0xF) {
+        case .constant?:
+            let c = reader.next()
+            for _ in 0..<n { counts.append(c) }
+        case .varints?:
+            for _ in 0..<n { counts.append(reader.next()) }
+        case .deltas?:
+            var c = reader.next()
+            counts.append(c)
+            for _ in 1..<n {
+                c = c &+ UInt64(bitPattern: VarInt.unzigzag(reader.next()))
+                counts.append(c)
+            }
+        case nil:
+            preconditionFailure("unknown count encoding \(id & 0xF)")
+        }
+    }
+}
+
+/// Greatest common divisor (gcd(0, x) = x).
+@inlinable
+func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {
+    var a = a
+    var b = b
+    while b != 0 { (a, b) = (b, a % b) }
+    return a
+}

@@ -1,0 +1,91 @@
+import ReadingsDomain
+import Testing
+
+@testable import ReadingsStorage
+
+/// The compact series against a plain sorted-map model, with enough readings per device to seal
+/// blocks, late readings that land inside sealed blocks and in the gaps between them, batches
+/// that grow a block past its split size, and instants across the whole range.
+@Suite struct DeviceSeriesPropertyTests {
+    enum Shape: String, CaseIterable, CustomTestStringConvertible {
+        case inOrder, mostlyInOrder, random, fullRange, bigLateBatches
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: Shape.allCases, [UInt64(1), 2, 3])
+    func matchesTheModel(shape: Shape, seed: UInt64) {
+        var generator = SplitMix64(seed: seed &* 7919 &+ UInt64(Shape.allCases.firstIndex(of: shape)!))
+        var series = DeviceSeries()
+        var scratch = BlockScratch()
+        var model = DeviceModel()
+        var clock: Int64 = 1_700_000_000_000_000_000
+        for _ in 0..<(shape == .bigLateBatches ? 12 : 60) {
+            let size = shape == .bigLateBatches ? Int.random(in: 500...3000, using: &generator) : Int.random(in: 1...200, using: &generator)
+            var batch: [Reading] = []
+            for _ in 0..<size {
+                let t: Int64
+                switch shape {
+                case .inOrder:
+                    clock += 60_000_000_000
+                    t = clock
+                case .mostlyInOrder:
+                    clock += Int64.random(in: 1...3, using: &generator) * 1_000_000
+                    t = Int.random(in: 0..<10, using: &generator) == 0 ? clock - Int64.random(in: 0...200_000_000, using: &generator) : clock
+                case .random:
+                    t = Int64.random(in: 0...20_000, using: &generator) * 1_000_000_000
+                case .fullRange:
+                    t = Int.random(in: 0..<4, using: &generator) == 0
+                        ? [Int64.min, Int64.max, 0, -1].randomElement(using: &generator)!
+                        : Int64.random(in: Int64.min...Int64.max, using: &generator)
+                case .bigLateBatches:
+                    t = Int64.random(in: 0...100_000, using: &generator) * 1000
+                }
+                // Repeats of earlier instants (same or different count) now and then.
+                let count = Int.random(in: 0..<8, using: &generator) == 0
+                    ? UInt64.random(in: 0...1, using: &generator)
+                    : UInt64.random(in: 0...ReadingCount.max, using: &generator) >> UInt64.random(in: 10...53, using: &generator)
+                batch.append(Reading(instant: Instant(nanoseconds: t), count: count))
+            }
+            let outcomes = series.insert(batch, scratch: &scratch)
+            let expected = batch.map { model.insert($0) }
+            #expect(outcomes == expected)
+            #expect(scratch.block == -1 && !scratch.dirty)
+        }
+        #expect(series.count == model.counts.count)
+        #expect(UInt64(series.summary?.cumulativeCount ?? 0) == model.sum)
+        #expect(series.summary?.latest.nanoseconds == model.counts.keys.max())
+        let sorted = model.counts.sorted { $0.key < $1.key }
+        let (all, next) = series.readings(in: .all, limit: Int.max)
+        #expect(next == nil)
+        #expect(all.map(\.instant.nanoseconds) == sorted.map(\.key))
+        #expect(all.map(\.count) == sorted.map(\.value))
+        if shape != .random && shape != .fullRange { #expect(series.blockCount > 1) }
+        // Ranged reads with limits agree with the model too.
+        for _ in 0..<20 {
+            let a = sorted.randomElement(using: &generator)?.key ?? 0
+            let b = sorted.randomElement(using: &generator)?.key ?? 0
+            let limit = Int.random(in: 1...500, using: &generator)
+            let (page, pageNext) = series.readings(in: InstantRange(from: Instant(nanoseconds: min(a, b)), to: Instant(nanoseconds: max(a, b))), limit: limit)
+            let matching = sorted.filter { $0.key >= min(a, b) && $0.key < max(a, b) }
+            #expect(page.map(\.instant.nanoseconds) == matching.prefix(limit).map(\.key))
+            #expect(pageNext?.nanoseconds == (matching.count > limit ? matching[limit].key : nil))
+        }
+    }
+
+    @Test func aBlockThatGrowsPastItsLimitIsSplit() {
+        var series = DeviceSeries()
+        var scratch = BlockScratch()
+        // Seal one block of 128 readings two seconds apart, then fill its gaps in one batch.
+        _ = series.insert((0..<128).map { Reading(instant: Instant(nanoseconds: Int64($0) * 2000), count: 1) }, scratch: &scratch)
+        _ = series.insert([Reading(instant: Instant(nanoseconds: 1_000_000), count: 1)], scratch: &scratch)
+        #expect(series.blockCount == 1)
+        let late = (0..<2000).map { Reading(instant: Instant(nanoseconds: Int64($0) + 1), count: 2) }.filter { $0.instant.nanoseconds % 2000 != 0 }
+        let outcomes = series.insert(late, scratch: &scratch)
+        #expect(outcomes.allSatisfy { $0 == .accepted })
+        #expect(series.blockCount > 2)
+        let (all, _) = series.readings(in: .all, limit: Int.max)
+        #expect(all.count == 128 + 1 + late.count)
+        #expect(zip(all, all.dropFirst()).allSatisfy { $0.instant < $1.instant })
+        #expect(series.summary?.cumulativeCount == Int64(128 + 1 + 2 * late.count))
+    }
+}
