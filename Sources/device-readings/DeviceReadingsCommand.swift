@@ -7,9 +7,10 @@ struct DeviceReadingsCommand: AsyncParsableCommand {
         commandName: "device-readings",
         abstract: "Ingests count readings from fleets of devices and answers, per device, the latest reading's time and the cumulative count.",
         discussion: """
-            Every flag also reads an environment variable, and a .env file in the working directory \
-            (KEY=VALUE lines). A flag wins over the environment, which wins over .env.
+            `serve` reads each flag also from an environment variable and from a .env file in the \
+            working directory (KEY=VALUE lines); a flag wins over the environment, which wins over .env. \
+            `bench` is a load generator to point at a running server.
             """,
-        subcommands: [ServeCommand.self]
+        subcommands: [ServeCommand.self, BenchCommand.self]
     )
 }
