@@ -43,8 +43,12 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md); without -DFUZZING they replay files.
+        .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/IngestBodyFuzzer"),
+        .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/TimestampFuzzer"),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).
         .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings"]),

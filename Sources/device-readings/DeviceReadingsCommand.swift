@@ -1,7 +1,6 @@
 import ArgumentParser
 
 /// `device-readings`: the root command.
-@main
 struct DeviceReadingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device-readings",
