@@ -19,5 +19,16 @@ test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+## Engine-only benchmarks (ordo-one/benchmark, built in release by its plugin); see
+## Benchmarks/README.md. One benchmark, by regex: make bench FILTER='insert messy'.
+BENCH_SCRATCH ?= .build-benchmarks
+.PHONY: bench figures
+bench:
+	$(SWIFT) package --disable-sandbox --scratch-path $(BENCH_SCRATCH) benchmark --target StorageBenchmarks $(if $(FILTER),--filter '$(FILTER)')
+
+## The storage figures on the issue's two 50M-reading datasets, without the framework.
+figures:
+	$(SWIFT) run -c release --scratch-path $(BENCH_SCRATCH) StorageFigures
+
 clean:
 	rm -rf .build

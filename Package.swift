@@ -3,7 +3,8 @@ import PackageDescription
 
 /// Layers, each depending only on those above it:
 /// - `ReadingsDomain`: device ids, instants, RFC 3339, counts, the ingest body parser. No I/O.
-/// - `ReadingsStorage`: the `ReadingStore` protocol and its engines.
+/// - `ReadingsStorage`: the `ReadingStore` protocol and the memory engine.
+/// - `ReadingsPersistence`: the journal, snapshots and recovery that make the memory engine durable.
 /// - `ReadingsHTTP`: routes, request decoding and response encoding on Hummingbird.
 /// - `device-readings`: the executable (flags, logging, lifecycle).
 let package = Package(
@@ -19,10 +20,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Benchmarks only. Its default RuntimeInterposer trait needs a package that is not available
+        // here, so only MallocInterposer is enabled.
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .target(name: "ReadingsDomain"),
         .target(name: "ReadingsStorage", dependencies: ["ReadingsDomain"]),
+        .target(
+            name: "ReadingsPersistence",
+            dependencies: [
+                "ReadingsDomain",
+                "ReadingsStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "ReadingsHTTP",
             dependencies: [
@@ -32,6 +45,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -39,6 +53,7 @@ let package = Package(
             dependencies: [
                 "ReadingsHTTP",
                 "ReadingsStorage",
+                "ReadingsPersistence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -49,10 +64,29 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md); without -DFUZZING they replay files.
         .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/IngestBodyFuzzer"),
         .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/TimestampFuzzer"),
+        // Engine-only benchmarks (Benchmarks/README.md): `make bench`, `make figures`.
+        .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain"], path: "Benchmarks/StorageWorkloads"),
+        .executableTarget(
+            name: "StorageBenchmarks",
+            dependencies: [
+                "ReadingsStorage",
+                "ReadingsDomain",
+                "StorageWorkloads",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/StorageBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "StorageFigures",
+            dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
+            path: "Benchmarks/StorageFigures"
+        ),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).
         .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings"]),
         .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage"]),
+        .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence"]),
         .testTarget(
             name: "ReadingsHTTPTests",
             dependencies: [

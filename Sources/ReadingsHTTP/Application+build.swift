@@ -1,16 +1,19 @@
 import Hummingbird
 import Logging
 import ReadingsStorage
+import ServiceLifecycle
 
 /// Builds the HTTP application over `store`. The executable and the tests both call this; the
-/// tests never start `main`.
+/// tests never start `main`. `services` (a journaled store, for one) start before the HTTP server
+/// and stop after it has drained.
 public func buildApplication(
     configuration: ServerConfiguration,
     store: some ReadingStore,
+    services: [any Service] = [],
     logger: Logger = Logger(label: "device-readings")
 ) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, store: store)
-    return Application(
+    var app = Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
@@ -18,6 +21,8 @@ public func buildApplication(
         ),
         logger: logger
     )
+    app.addServices(services)
+    return app
 }
 
 /// The router with every route of ``APIRoute/all`` and the middleware around them.

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ReadingsHTTP
+import ReadingsPersistence
 import ReadingsStorage
 
 /// `device-readings serve`: runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
@@ -28,6 +29,18 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [LOG_LEVEL] (default: info)")
     var logLevel: String?
+
+    @Option(help: "Persist to this directory (journal + snapshots); absent: memory only [DATA_DIR]")
+    var dataDir: String?
+
+    @Option(help: "When a journal write counts as durable: always (fsync before answering), interval, off [SYNC] (default: always)")
+    var sync: String?
+
+    @Option(help: "With --sync interval: fsync at most this often, e.g. 1s, 250ms [SYNC_INTERVAL] (default: 1s)")
+    var syncInterval: String?
+
+    @Option(help: "Snapshot after this much journal (e.g. 256MiB) or this much time (e.g. 10m); 'off' for only at shutdown [SNAPSHOT_EVERY] (default: 256MiB)")
+    var snapshotEvery: String?
 
     func run() async throws {
         let settings = Settings(
@@ -58,14 +71,35 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "device-readings")
-        let store = MemoryStore()
+        guard let directory = dataDir ?? settings.value("DATA_DIR"), !directory.isEmpty else {
+            logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory"])
+            let app = buildApplication(configuration: configuration, store: MemoryStore(), logger: logger)
+            try await app.runService()
+            return
+        }
+        let policy = try StorageSettings.syncPolicy(
+            sync ?? settings.value("SYNC") ?? "always", interval: syncInterval ?? settings.value("SYNC_INTERVAL") ?? "1s")
+        let trigger = try StorageSettings.snapshotTrigger(snapshotEvery ?? settings.value("SNAPSHOT_EVERY") ?? "256MiB")
+        let store: JournaledStore
+        do {
+            store = try JournaledStore(
+                directory: URL(fileURLWithPath: directory), policy: policy, snapshotTrigger: trigger, logger: logger,
+                onRecoveryFailure: { error in
+                    // Data on disk is damaged: say where and stop, rather than serve without it.
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    Foundation.exit(3)
+                })
+        } catch let error as RecoveryError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
         logger.info(
             "starting",
             metadata: [
-                "server.address": "\(configuration.host):\(configuration.port)",
-                "storage.engine": "memory",
+                "server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory+journal",
+                "storage.directory": "\(directory)", "storage.sync": "\(policy)",
             ])
-        let app = buildApplication(configuration: configuration, store: store, logger: logger)
+        let app = buildApplication(configuration: configuration, store: store, services: [store], logger: logger)
         try await app.runService()
     }
 }

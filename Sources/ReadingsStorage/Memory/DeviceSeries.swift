@@ -9,6 +9,9 @@ import ReadingsDomain
 /// over the block index, then a decode of that block). A reading that lands inside a sealed block
 /// re-encodes that block; within one batch the decoded block is kept in ``BlockScratch`` so that
 /// several late readings for the same block cost one decode and one encode.
+///
+/// Its stored properties are internal only so that the serialisation extension can read and
+/// restore them; everything else changes them through `insert`.
 struct DeviceSeries {
     /// Readings in the head before it is sealed into a block.
     static let headCapacity = 128
@@ -16,17 +19,17 @@ struct DeviceSeries {
     static let maxBlockReadings = 1024
 
     /// The greatest instant stored (meaningless while `count` is 0).
-    private(set) var latest: Int64 = .min
+    var latest: Int64 = .min
     /// Sum of all counts, at most `Int64.max`.
-    private(set) var cumulative: UInt64 = 0
+    var cumulative: UInt64 = 0
     /// Number of readings stored.
-    private(set) var count = 0
+    var count = 0
     /// The newest readings, ascending; all later than every sealed one.
-    private var head: [Reading] = []
+    var head: [Reading] = []
     /// Sealed blocks, ascending and non-overlapping.
-    private var index: [BlockInfo] = []
+    var index: [BlockInfo] = []
     /// The sealed blocks' bytes, in index order.
-    private var arena: [UInt8] = []
+    var arena: [UInt8] = []
 
     /// Where a sealed block is and what it holds.
     struct BlockInfo {
@@ -147,7 +150,9 @@ struct DeviceSeries {
         append(
             instants: head.lazy.map(\.instant.nanoseconds), counts: head.lazy.map(\.count),
             first: head[0].instant.nanoseconds, last: head[head.count - 1].instant.nanoseconds)
-        head.removeAll(keepingCapacity: true)
+        // Not keeping the head's capacity: across many devices, heads that grow again by
+        // doubling hold less idle memory than heads kept at full size.
+        head.removeAll()
     }
 
     /// Encodes readings as a new last block.
@@ -163,12 +168,12 @@ struct DeviceSeries {
                 count: UInt16(instants.count)))
     }
 
-    /// Grows the arena by about an eighth at a time rather than doubling: sealed data lives long,
-    /// and doubling would leave up to half of it empty.
+    /// Grows the arena by about a sixteenth at a time rather than doubling: sealed data lives
+    /// long, and doubling would leave up to half of it empty.
     private mutating func reserveArena(adding bytes: Int) {
         let needed = arena.count + bytes
         if needed > arena.capacity {
-            arena.reserveCapacity(max(needed, arena.count + arena.count / 8 + 256))
+            arena.reserveCapacity(max(needed, arena.count + arena.count / 16 + 256))
         }
     }
 

@@ -36,10 +36,35 @@ public final class MemoryStore: ReadingStore {
     }
 
     public func ingest(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
+        ingest(readings, for: device) { _ in }
+    }
+
+    /// Decides and stores `readings`, then calls `whileLocked` with the outcomes while the
+    /// device's shard lock is still held: a journal appends there, so that its records of one
+    /// device are in exactly the order the decisions were made.
+    public func ingest(
+        _ readings: [Reading], for device: DeviceID, whileLocked: ([IngestOutcome]) -> Void
+    ) -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         return shard(for: device).state.withLock { state in
-            state.devices[device, default: DeviceSeries()].insert(readings, scratch: &state.scratch)
+            let outcomes = state.devices[device, default: DeviceSeries()].insert(readings, scratch: &state.scratch)
+            whileLocked(outcomes)
+            return outcomes
         }
+    }
+
+    /// Calls `body` with every device's series as it is at one moment per shard: each shard's
+    /// table is copied under its lock (copy-on-write makes that cheap) and visited after it.
+    public func forEachSeries(_ body: (DeviceID, StoredSeries) throws -> Void) rethrows {
+        for shard in shards {
+            let devices = shard.state.withLock { $0.devices }
+            for (id, series) in devices { try body(id, StoredSeries(series: series)) }
+        }
+    }
+
+    /// Puts a device's series back as a snapshot held it (recovery, before serving).
+    public func restore(_ series: StoredSeries, for device: DeviceID) {
+        shard(for: device).state.withLock { $0.devices[device] = series.series }
     }
 
     public func summary(of device: DeviceID) -> DeviceSummary? {
@@ -76,6 +101,12 @@ public final class MemoryStore: ReadingStore {
         }
         return statistics
     }
+}
+
+/// A device's series, opaque outside this module except for its byte serialisation (see
+/// `DeviceSeries+Serialization.swift`), which snapshots use.
+public struct StoredSeries: Sendable {
+    var series: DeviceSeries
 }
 
 /// What a store holds, for metrics and benchmarks.

@@ -1,0 +1,266 @@
+import Foundation
+import Logging
+import ReadingsDomain
+import ReadingsStorage
+import ServiceLifecycle
+import Synchronization
+
+/// The memory engine made durable: every accepted reading is appended to the journal before the
+/// response that acknowledges it, snapshots bound the journal, and recovery rebuilds the state at
+/// start. Run it as a `Service` (before the HTTP server, so that it stops after it): `run()`
+/// recovers, then takes snapshots as configured, and on graceful shutdown takes a last snapshot
+/// and closes the journal.
+///
+/// While recovering, and after a journal write fails until the state has been rebuilt from disk,
+/// every call throws ``StorageError/unavailable(_:)`` and ``isReady()`` is false. Rebuilding from
+/// disk after a failure (rather than undoing changes in memory) guarantees that nothing that was
+/// not journaled survives in memory; it is retried every second, so the server recovers by itself
+/// once the disk has space again.
+public final class JournaledStore: ReadingStore, Service {
+    /// The data directory.
+    public let directory: URL
+    /// When journal writes count as durable.
+    public let policy: SyncPolicy
+    /// When to take snapshots.
+    public let snapshotTrigger: SnapshotTrigger
+    private let segmentLimit: Int
+    private let logger: Logger
+    private let lock: DataDirectoryLock
+    private let onRecoveryFailure: @Sendable (any Error) -> Void
+    private let state = Mutex(State())
+
+    /// What is open right now.
+    private struct State {
+        var memory: MemoryStore?
+        var journal: Journal?
+        var lastRecovery: Recovery.Result?
+        var journalPositionAtSnapshot: UInt64 = 0
+        var snapshotTime = ContinuousClock.now
+    }
+
+    /// Takes the data directory's lock (creating the directory if needed); recovery runs in
+    /// `run()`. Throws ``RecoveryError/locked(path:)`` if another process has it.
+    ///
+    /// `onRecoveryFailure` is called when recovery at start fails (a corrupt file); `run()` then
+    /// rethrows. A process may prefer to exit there with the message: the HTTP server may still
+    /// be starting at that moment, and cancelling a server that is starting can take long.
+    public init(
+        directory: URL, policy: SyncPolicy = .always, snapshotTrigger: SnapshotTrigger = .init(),
+        segmentLimit: Int = 64 << 20, logger: Logger, onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.policy = policy
+        self.snapshotTrigger = snapshotTrigger
+        self.segmentLimit = segmentLimit
+        self.logger = logger
+        self.onRecoveryFailure = onRecoveryFailure
+        self.lock = try DataDirectoryLock(directory: directory)
+    }
+
+    // MARK: ReadingStore
+
+    private func open() throws -> (MemoryStore, Journal) {
+        let (memory, journal) = state.withLock { ($0.memory, $0.journal) }
+        guard let memory, let journal else { throw StorageError.unavailable("storage is recovering") }
+        return (memory, journal)
+    }
+
+    public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
+        let (memory, journal) = try open()
+        var position: UInt64 = 0
+        var failure: JournalError?
+        let outcomes = memory.ingest(readings, for: device) { outcomes in
+            guard outcomes.contains(.accepted) else {
+                // Duplicates and conflicts answer for readings stored earlier: wait until
+                // everything appended so far is durable before saying so.
+                position = journal.position
+                return
+            }
+            do throws(JournalError) {
+                position = try journal.append { out in
+                    JournalRecord.encodeAccepted(device: device, readings: readings, outcomes: outcomes, into: &out)
+                }
+            } catch {
+                failure = error
+            }
+        }
+        do {
+            if let failure { throw failure }
+            try await journal.waitUntilDurable(position)
+        } catch {
+            throw StorageError.unavailable("the journal cannot be written: \(error)")
+        }
+        return outcomes
+    }
+
+    public func summary(of device: DeviceID) async throws -> DeviceSummary? {
+        try open().0.summary(of: device)
+    }
+
+    public func readings(of device: DeviceID, in range: InstantRange, limit: Int) async throws -> DeviceReadings? {
+        try open().0.readings(of: device, in: range, limit: limit)
+    }
+
+    public func isReady() async -> Bool {
+        state.withLock { $0.memory != nil && $0.journal?.hasFailed == false }
+    }
+
+    /// The engine's statistics, when open.
+    public func statistics() -> StoreStatistics? {
+        state.withLock { $0.memory }?.statistics()
+    }
+
+    /// The journal's syncs and their total seconds, when open.
+    public func journalSyncs() -> (count: Int, seconds: Double)? {
+        state.withLock { $0.journal }?.syncStatistics
+    }
+
+    /// What the last recovery did (for logs and tests).
+    public var lastRecovery: Recovery.Result? {
+        state.withLock { $0.lastRecovery }
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        do {
+            try await start()
+        } catch {
+            logger.critical("recovery failed", metadata: ["error": "\(error)"])
+            onRecoveryFailure(error)
+            throw error
+        }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(200))
+            let (journal, positionAtSnapshot, snapshotTime) = state.withLock { ($0.journal, $0.journalPositionAtSnapshot, $0.snapshotTime) }
+            guard let journal else { continue }
+            if journal.hasFailed {
+                await rebuildAfterFailure()
+            } else if snapshotTrigger.isDue(journalBytes: journal.position - positionAtSnapshot, since: snapshotTime) {
+                do {
+                    try await takeSnapshot()
+                } catch {
+                    logger.error("snapshot failed; will retry", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        await stop()
+    }
+
+    /// Recovers from disk and opens a new journal segment.
+    private func start() async throws {
+        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, logger] in
+            let start = ContinuousClock.now
+            let memory = MemoryStore()
+            let result = try Recovery.recover(directory, into: memory, logger: logger)
+            let journal = try Journal(
+                directory: directory, firstSegment: result.nextSegment, policy: policy, segmentLimit: segmentLimit, logger: logger)
+            let elapsed = ContinuousClock.now - start
+            logger.info(
+                "recovered",
+                metadata: [
+                    "recovery.snapshot": "\(result.snapshot ?? "none")",
+                    "recovery.snapshot_readings": "\(result.snapshotReadings)",
+                    "recovery.replayed_readings": "\(result.replayedReadings)",
+                    "recovery.truncated_bytes": "\(result.truncatedBytes)",
+                    "recovery.seconds": "\(elapsed)",
+                ])
+            return (memory, journal, result)
+        }
+        state.withLock {
+            $0.memory = memory
+            $0.journal = journal
+            $0.lastRecovery = result
+            $0.journalPositionAtSnapshot = 0
+            $0.snapshotTime = ContinuousClock.now
+        }
+    }
+
+    /// After a journal failure: closes the journal, refuses requests, and rebuilds from disk,
+    /// retrying until it works.
+    private func rebuildAfterFailure() async {
+        let journal = state.withLock { state in
+            defer {
+                state.memory = nil
+                state.journal = nil
+            }
+            return state.journal
+        }
+        if let journal {
+            try? await onBlockingThread("journal-close") { journal.close() }
+        }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await start()
+                logger.notice("storage rebuilt from disk after a journal failure; accepting writes again")
+                return
+            } catch {
+                logger.error("cannot reopen storage yet; retrying in 1 s", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    /// Starts a new journal segment, writes a snapshot covering every segment before it, then
+    /// deletes those segments and older snapshots.
+    public func takeSnapshot() async throws {
+        let (memory, journal) = try open()
+        let position = journal.position
+        let segment = try await journal.rotate()
+        let written = try await onBlockingThread("snapshot") { [directory] in
+            try Snapshot.write(memory, coveringBefore: segment, in: directory)
+        }
+        let listing = try Recovery.list(directory)
+        for old in listing.segments where old.number < segment {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(old.name))
+        }
+        for old in listing.snapshots where old.segment < segment {
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent(old.name))
+        }
+        state.withLock {
+            $0.journalPositionAtSnapshot = position
+            $0.snapshotTime = ContinuousClock.now
+        }
+        logger.info(
+            "snapshot written",
+            metadata: ["snapshot.path": "\(written.path)", "snapshot.readings": "\(written.readings)", "snapshot.bytes": "\(written.bytes)"])
+    }
+
+    /// Takes a last snapshot and closes the journal.
+    private func stop() async {
+        do {
+            try await takeSnapshot()
+        } catch {
+            logger.error("final snapshot failed; the journal still holds everything", metadata: ["error": "\(error)"])
+        }
+        let journal = state.withLock { state in
+            defer { state.journal = nil }
+            return state.journal
+        }
+        if let journal {
+            try? await onBlockingThread("journal-close") { journal.close() }
+        }
+    }
+}
+
+/// When snapshots are taken: after this many journal bytes, and/or after this much time with
+/// new journal bytes. Either may be off.
+public struct SnapshotTrigger: Hashable, Sendable {
+    /// Journal bytes since the last snapshot that trigger one (nil: never by size).
+    public var bytes: UInt64?
+    /// Time since the last snapshot after which new journal bytes trigger one (nil: never by time).
+    public var interval: Duration?
+
+    /// Defaults: every 256 MiB of journal.
+    public init(bytes: UInt64? = 256 << 20, interval: Duration? = nil) {
+        self.bytes = bytes
+        self.interval = interval
+    }
+
+    func isDue(journalBytes: UInt64, since last: ContinuousClock.Instant) -> Bool {
+        if let bytes, journalBytes >= bytes { return true }
+        if let interval, journalBytes > 0, ContinuousClock.now - last >= interval { return true }
+        return false
+    }
+}

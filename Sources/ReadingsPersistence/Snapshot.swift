@@ -1,0 +1,168 @@
+import Foundation
+import ReadingsDomain
+import ReadingsStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Snapshot files: the memory engine's whole state in its compact block format, checksummed,
+/// named after the first journal segment they do not cover (`snapshot-<segment>.snap`).
+///
+/// Layout: magic `DRSN`, format version (u32 LE), first segment to replay (u64 LE), then framed
+/// records (see ``RecordFrame``): one per device (type 2: id length varint, id bytes, the series'
+/// serialisation), then one end record (type 3: devices u64 LE, readings u64 LE). A file without
+/// its end record, or with any record failing its checksum, is corrupt.
+public enum Snapshot {
+    static let magic: [UInt8] = Array("DRSN".utf8)
+    /// The snapshot format this server writes; it reads this one and every older one.
+    public static let formatVersion: UInt32 = 1
+    static let deviceType: UInt8 = 2
+    static let endType: UInt8 = 3
+
+    /// The file name of the snapshot covering everything before segment `segment`.
+    public static func fileName(coveringBefore segment: UInt64) -> String {
+        "snapshot-" + String(segment).leftPadded(to: 16) + ".snap"
+    }
+
+    /// What writing a snapshot produced.
+    public struct Written: Sendable {
+        public var path: String
+        public var devices: Int
+        public var readings: Int
+        public var bytes: Int
+    }
+
+    /// Writes `store`'s state as the snapshot covering segments before `segment`: to a temporary
+    /// file, fsynced, renamed into place, then the directory fsynced.
+    public static func write(_ store: MemoryStore, coveringBefore segment: UInt64, in directory: URL) throws -> Written {
+        let final = directory.appendingPathComponent(fileName(coveringBefore: segment)).path
+        let temporary = final + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw JournalError.io(operation: "create", path: temporary, errno: errno) }
+        var closed = false
+        defer { if !closed { close(fd) } }
+        var buffer: [UInt8] = magic
+        buffer.appendLittleEndianUInt32(formatVersion)
+        buffer.appendLittleEndian(segment)
+        var devices = 0
+        var readings = 0
+        var bytes = 0
+        func flush(force: Bool) throws {
+            guard force || buffer.count >= 4 << 20 else { return }
+            try buffer.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw JournalError.io(operation: "write", path: temporary, errno: errno)
+                    }
+                    offset += n
+                }
+            }
+            bytes += buffer.count
+            buffer.removeAll(keepingCapacity: true)
+        }
+        try store.forEachSeries { id, series in
+            RecordFrame.append(to: &buffer) { out in
+                out.append(deviceType)
+                VarInt.append(UInt64(id.utf8.count), to: &out)
+                out.append(contentsOf: id.utf8)
+                series.serialize(into: &out)
+            }
+            devices += 1
+            readings += series.count
+            try flush(force: false)
+        }
+        RecordFrame.append(to: &buffer) { out in
+            out.append(endType)
+            out.appendLittleEndian(UInt64(devices))
+            out.appendLittleEndian(UInt64(readings))
+        }
+        try flush(force: true)
+        guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: temporary, errno: errno) }
+        close(fd)
+        closed = true
+        guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: temporary, errno: errno) }
+        try Durability.syncDirectory(directory)
+        return Written(path: final, devices: devices, readings: readings, bytes: bytes)
+    }
+
+    /// Loads a snapshot into `store`; returns the first segment to replay and the number of
+    /// readings loaded. Throws ``RecoveryError/corrupt(path:offset:reason:)`` for any damage.
+    public static func load(_ path: String, into store: MemoryStore) throws -> (nextSegment: UInt64, readings: Int) {
+        let data = try FileContents.read(path)
+        return try data.withUnsafeBufferPointer { bytes in
+            func corrupt(_ offset: Int, _ reason: String) -> RecoveryError {
+                .corrupt(path: path, offset: offset, reason: reason)
+            }
+            var header = LittleEndianReader(bytes: bytes, position: 4)
+            guard bytes.count >= 16, Array(bytes[0..<4]) == magic, let version = header.read(UInt32.self),
+                let nextSegment = header.read(UInt64.self)
+            else { throw corrupt(0, "not a snapshot file (bad header)") }
+            guard version >= 1 && version <= formatVersion else {
+                throw corrupt(4, "snapshot format version \(version) is newer than this server reads (\(formatVersion))")
+            }
+            var offset = 16
+            var devices = 0
+            var readings = 0
+            while true {
+                switch RecordFrame.read(bytes, at: offset) {
+                case .truncated:
+                    throw corrupt(offset, "the file ends inside a record (no end record)")
+                case .corrupt(let reason):
+                    throw corrupt(offset, reason)
+                case .record(let payload, let next):
+                    let type = bytes[payload.lowerBound]
+                    if type == endType {
+                        var reader = LittleEndianReader(bytes: bytes, position: payload.lowerBound + 1)
+                        guard reader.read(UInt64.self) == UInt64(devices), reader.read(UInt64.self) == UInt64(readings) else {
+                            throw corrupt(offset, "end record counts do not match the records before it")
+                        }
+                        guard next == bytes.count else { throw corrupt(next, "data after the end record") }
+                        return (nextSegment, readings)
+                    }
+                    guard type == deviceType else { throw corrupt(offset, "unknown record type \(type)") }
+                    let record = UnsafeBufferPointer(rebasing: bytes[payload])
+                    var reader = VarIntReader(bytes: record, position: 1)
+                    guard let idLength = reader.nextChecked(), reader.position + Int(idLength) <= record.count,
+                        let id = try? DeviceID(validating: Array(record[reader.position..<reader.position + Int(idLength)]))
+                    else { throw corrupt(offset, "invalid device id") }
+                    var position = reader.position + Int(idLength)
+                    guard let series = StoredSeries.deserialize(record, at: &position), position == record.count else {
+                        throw corrupt(offset, "invalid series for device \(id)")
+                    }
+                    store.restore(series, for: id)
+                    devices += 1
+                    readings += series.count
+                    offset = next
+                }
+            }
+        }
+    }
+}
+
+/// Reading whole files with plain read(2).
+enum FileContents {
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw JournalError.io(operation: "stat", path: path, errno: errno) }
+        var data = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        if offset < data.count { data.removeSubrange(offset...) }
+        return data
+    }
+}

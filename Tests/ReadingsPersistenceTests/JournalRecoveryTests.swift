@@ -1,0 +1,175 @@
+import Foundation
+import ReadingsDomain
+import ReadingsStorage
+import Testing
+
+@testable import ReadingsPersistence
+
+/// The journal on disk and recovery from it: group commit under each policy, segment rollover,
+/// snapshots, torn tails, corruption, idempotent replay, the directory lock.
+@Suite struct JournalRecoveryTests {
+    @Test(arguments: [SyncPolicy.always, .interval(.milliseconds(50)), .off])
+    func appendedRecordsAreRecoveredAcrossSegments(policy: SyncPolicy) async throws {
+        let directory = try temporaryDirectory()
+        let store = MemoryStore()
+        let journal = try Journal(directory: directory, firstSegment: 0, policy: policy, segmentLimit: 2048, logger: testLogger)
+        // Many concurrent writers: group commit must release every one of them.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    for batch in 0..<20 {
+                        let readings = (0..<10).map { reading(Int64(batch * 10 + $0), UInt64(writer)) }
+                        _ = store.ingest(readings, for: device("w\(writer)"))
+                        try await ReadingsPersistenceTests.journal(readings, of: device("w\(writer)"), to: journal)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        journal.close()
+        let segments = try files(directory).filter { $0.hasPrefix("journal-") }
+        #expect(segments.count > 3)
+        let recovered = MemoryStore()
+        let result = try Recovery.recover(directory, into: recovered, logger: testLogger)
+        #expect(result.replayedReadings == 1600)
+        #expect(result.truncatedBytes == 0)
+        #expect(result.nextSegment == UInt64(segments.count))
+        #expect(contents(recovered) == contents(store))
+        if policy == .always { #expect(journal.syncStatistics.count > 0) }
+    }
+
+    @Test func replayingTwiceEqualsReplayingOnce() async throws {
+        let directory = try temporaryDirectory()
+        let journal = try Journal(directory: directory, firstSegment: 0, policy: .always, logger: testLogger)
+        try await ReadingsPersistenceTests.journal([reading(1, 5), reading(2, 6)], of: device("a"), to: journal)
+        try await ReadingsPersistenceTests.journal([reading(1, 5), reading(3, 7)], of: device("a"), to: journal)
+        journal.close()
+        let once = MemoryStore()
+        _ = try Recovery.recover(directory, into: once, logger: testLogger)
+        let twice = MemoryStore()
+        _ = try Recovery.recover(directory, into: twice, logger: testLogger)
+        _ = try Recovery.recover(directory, into: twice, logger: testLogger)
+        #expect(contents(once) == contents(twice))
+        #expect(once.summary(of: device("a"))?.cumulativeCount == 18)
+    }
+
+    /// Writes two records, then damages the segment with `damage`; returns the directory.
+    func damagedJournal(_ damage: (inout [UInt8]) -> Void) async throws -> (URL, String) {
+        let directory = try temporaryDirectory()
+        let journal = try Journal(directory: directory, firstSegment: 0, policy: .always, logger: testLogger)
+        try await ReadingsPersistenceTests.journal([reading(1, 5)], of: device("a"), to: journal)
+        try await ReadingsPersistenceTests.journal([reading(2, 6)], of: device("a"), to: journal)
+        journal.close()
+        let path = directory.appendingPathComponent(Journal.segmentName(0)).path
+        var bytes = try FileContents.read(path)
+        damage(&bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return (directory, path)
+    }
+
+    @Test(arguments: ["cut header", "cut payload", "zero-filled tail", "record of zeros"])
+    func tornTailsAreCutAndReported(kind: String) async throws {
+        let (directory, path) = try await damagedJournal { bytes in
+            switch kind {
+            case "cut header": bytes.append(contentsOf: [40, 0, 0])
+            case "cut payload": bytes.append(contentsOf: [40, 0, 0, 0, 1, 2, 3, 4, 9, 9])
+            case "zero-filled tail": bytes.append(contentsOf: [UInt8](repeating: 0, count: 4096))
+            default: bytes.append(contentsOf: [5, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 100))
+            }
+        }
+        let store = MemoryStore()
+        let result = try Recovery.recover(directory, into: store, logger: testLogger)
+        #expect(result.truncatedBytes > 0)
+        #expect(store.summary(of: device("a"))?.readingCount == 2)
+        // The cut is permanent: a second recovery finds nothing to cut.
+        let again = try Recovery.recover(directory, into: MemoryStore(), logger: testLogger)
+        #expect(again.truncatedBytes == 0)
+        #expect(try FileContents.read(path).count == 8 + 2 * (8 + 14))
+    }
+
+    @Test func corruptionFollowedByDataStopsRecoveryNamingFileAndOffset() async throws {
+        let (directory, path) = try await damagedJournal { bytes in bytes[8 + 8 + 3] ^= 0xFF }
+        #expect {
+            try Recovery.recover(directory, into: MemoryStore(), logger: testLogger)
+        } throws: { error in
+            guard case RecoveryError.corrupt(let file, let offset, _) = error else { return false }
+            return file == path && offset == 8
+        }
+    }
+
+    @Test func damageInAnOlderSegmentStopsRecovery() async throws {
+        let directory = try temporaryDirectory()
+        let journal = try Journal(directory: directory, firstSegment: 0, policy: .always, segmentLimit: 64, logger: testLogger)
+        for k in 0..<4 { try await ReadingsPersistenceTests.journal([reading(Int64(k), 1)], of: device("a"), to: journal) }
+        journal.close()
+        let first = directory.appendingPathComponent(Journal.segmentName(0)).path
+        var bytes = try FileContents.read(first)
+        bytes.removeLast(3)
+        try Data(bytes).write(to: URL(fileURLWithPath: first))
+        #expect(throws: RecoveryError.self) { try Recovery.recover(directory, into: MemoryStore(), logger: testLogger) }
+    }
+
+    @Test func snapshotsRoundTripAndDamageIsRefused() throws {
+        let directory = try temporaryDirectory()
+        let store = MemoryStore()
+        var generator = SystemRandomNumberGenerator()
+        for d in 0..<50 {
+            let readings = (0..<Int.random(in: 1...600, using: &generator)).map { reading(Int64($0 * 60 + Int.random(in: 0...2, using: &generator)), UInt64.random(in: 0...50, using: &generator)) }
+            _ = store.ingest(readings.shuffled(), for: device("dev-\(d)"))
+        }
+        let written = try Snapshot.write(store, coveringBefore: 7, in: directory)
+        #expect(written.devices == 50)
+        let loaded = MemoryStore()
+        let result = try Snapshot.load(written.path, into: loaded)
+        #expect(result.nextSegment == 7)
+        #expect(result.readings == store.statistics().readings)
+        #expect(contents(loaded) == contents(store))
+        #expect(try files(directory) == [Snapshot.fileName(coveringBefore: 7)])
+
+        let original = try FileContents.read(written.path)
+        for position in [0, 5, 20, original.count / 2, original.count - 3] {
+            var damaged = original
+            damaged[position] ^= 0x01
+            try Data(damaged).write(to: URL(fileURLWithPath: written.path))
+            #expect(throws: RecoveryError.self) { try Snapshot.load(written.path, into: MemoryStore()) }
+        }
+        // Without its end record a snapshot is corrupt too.
+        try Data(original.dropLast(30)).write(to: URL(fileURLWithPath: written.path))
+        #expect(throws: RecoveryError.self) { try Snapshot.load(written.path, into: MemoryStore()) }
+    }
+
+    @Test func aSecondStoreOnTheSameDirectoryIsRefused() throws {
+        let directory = try temporaryDirectory()
+        let first = try JournaledStore(directory: directory, logger: testLogger)
+        #expect {
+            try JournaledStore(directory: directory, logger: testLogger)
+        } throws: { error in
+            if case RecoveryError.locked = error { return true }
+            return false
+        }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test func journaledStoreSnapshotsAndRecoversThroughItsLifecycle() async throws {
+        let directory = try temporaryDirectory()
+        do {
+            let store = try JournaledStore(directory: directory, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil), logger: testLogger)
+            let running = Task { try await store.run() }
+            while await !store.isReady() { await Task.yield() }
+            let outcomes = try await store.ingest([reading(1, 2), reading(2, 3), reading(1, 2)], for: device("x"))
+            #expect(outcomes == [.accepted, .accepted, .duplicate])
+            // The size trigger (1 byte) snapshots within the service's polling period.
+            while try files(directory).filter({ $0.hasSuffix(".snap") }).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            _ = try await store.ingest([reading(3, 4)], for: device("x"))
+            running.cancel()
+            try await running.value
+        }
+        let reopened = try JournaledStore(directory: directory, logger: testLogger)
+        let running = Task { try await reopened.run() }
+        while await !reopened.isReady() { await Task.yield() }
+        #expect(reopened.lastRecovery?.snapshot?.hasSuffix(".snap") == true)
+        #expect(try await reopened.summary(of: device("x"))?.cumulativeCount == 9)
+        running.cancel()
+        try await running.value
+    }
+}
