@@ -37,14 +37,37 @@ struct IngestResponseWriter {
     }
 
     func write(_ totals: Totals, into out: inout ByteBuffer) {
-        out.reserveCapacity(minimal ? 64 + (parsed.items.count - totals.accepted) * 200 : 64 + parsed.items.count * 110)
-        out.writeStaticString("{\"accepted\":")
-        out.writeDecimal(totals.accepted)
-        out.writeStaticString(",\"duplicates\":")
-        out.writeDecimal(totals.duplicates)
-        out.writeStaticString(",\"rejected\":")
-        out.writeDecimal(totals.rejected)
-        out.writeStaticString(",\"results\":[")
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: sizeBound(totals)) { raw in
+            var writer = RawJSONWriter(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            write(totals, with: &writer)
+            return writer.count
+        }
+    }
+
+    /// An upper bound of the body's size: fixed parts, the echoed spans, and the longest message
+    /// for every result that is not an acceptance.
+    private func sizeBound(_ totals: Totals) -> Int {
+        let id = parsed.deviceIDSpan.count
+        var bound = 128
+        for item in parsed.items {
+            let timestamp = Int(item.timestampLength)
+            bound += 96 + id + timestamp
+            if item.verdict != .valid || totals.accepted < parsed.items.count {
+                // Room for a code and a message naming the id, the timestamp and two counts.
+                bound += 400 + 2 * (id + timestamp)
+            }
+        }
+        return bound
+    }
+
+    private func write(_ totals: Totals, with out: inout RawJSONWriter) {
+        out.put("{\"accepted\":")
+        out.putDecimal(UInt64(totals.accepted))
+        out.put(",\"duplicates\":")
+        out.putDecimal(UInt64(totals.duplicates))
+        out.put(",\"rejected\":")
+        out.putDecimal(UInt64(totals.rejected))
+        out.put(",\"results\":[")
         var first = true
         var nextOutcome = 0
         for (index, item) in parsed.items.enumerated() {
@@ -55,81 +78,78 @@ struct IngestResponseWriter {
                 nextOutcome += 1
                 if minimal && outcome == .accepted { continue }
             }
-            if !first { out.writeInteger(UInt8(ascii: ",")) }
+            if !first { out.put(UInt8(ascii: ",")) }
             first = false
             writeResult(index: index, item: item, outcome: outcome, reading: readingIndex, into: &out)
         }
-        out.writeStaticString("]}")
+        out.put("]}")
     }
 
     /// Writes one result; `reading` is the index in `parsed.readings` when the item is valid.
     private func writeResult(
-        index: Int, item: IngestItem, outcome: IngestOutcome?, reading: Int, into out: inout ByteBuffer
+        index: Int, item: IngestItem, outcome: IngestOutcome?, reading: Int, into out: inout RawJSONWriter
     ) {
-        out.writeStaticString("{\"index\":")
-        out.writeDecimal(index)
-        out.writeStaticString(",\"id\":\"")
+        out.put("{\"index\":")
+        out.putDecimal(UInt64(index))
+        out.put(",\"id\":\"")
         writeSpan(parsed.deviceIDSpan, into: &out)
-        out.writeInteger(UInt8(ascii: "\""))
+        out.put(UInt8(ascii: "\""))
         if let span = item.timestampSpan {
-            out.writeStaticString(",\"timestamp\":\"")
+            out.put(",\"timestamp\":\"")
             writeSpan(span, into: &out)
-            out.writeInteger(UInt8(ascii: "\""))
+            out.put(UInt8(ascii: "\""))
         }
         switch (item.verdict, outcome) {
         case (.valid, .accepted?):
-            out.writeStaticString(",\"status\":202,\"success\":true}")
+            out.put(",\"status\":202,\"success\":true}")
             return
         case (.valid, .duplicate?):
-            failure(409, "DUPLICATE_READING", into: &out)
-            out.writeStaticString("A reading for device ")
+            failure(",\"status\":409,\"success\":false,\"code\":\"DUPLICATE_READING\",\"error\":\"", into: &out)
+            out.put("A reading for device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
-            out.writeStaticString(" at ")
+            out.put(" at ")
             writeSpan(item.timestampSpan!, into: &out)
-            out.writeStaticString(" has already been recorded. Duplicates are not allowed.")
+            out.put(" has already been recorded. Duplicates are not allowed.")
         case (.valid, .conflicting(let existing)?):
-            failure(409, "CONFLICTING_READING", into: &out)
-            out.writeStaticString("A reading for device ")
+            failure(",\"status\":409,\"success\":false,\"code\":\"CONFLICTING_READING\",\"error\":\"", into: &out)
+            out.put("A reading for device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
-            out.writeStaticString(" at ")
+            out.put(" at ")
             writeSpan(item.timestampSpan!, into: &out)
-            out.writeStaticString(" has already been recorded with count ")
-            out.writeDecimal(existing)
-            out.writeStaticString("; this reading's count ")
-            out.writeDecimal(parsed.readings[reading].count)
-            out.writeStaticString(" was not stored. The first reading stays.")
+            out.put(" has already been recorded with count ")
+            out.putDecimal(existing)
+            out.put("; this reading's count ")
+            out.putDecimal(parsed.readings[reading].count)
+            out.put(" was not stored. The first reading stays.")
         case (.valid, .overflow?):
-            failure(422, "COUNT_OVERFLOW", into: &out)
-            out.writeStaticString("count ")
-            out.writeDecimal(parsed.readings[reading].count)
-            out.writeStaticString(" would push the cumulative count of device ")
+            failure(",\"status\":422,\"success\":false,\"code\":\"COUNT_OVERFLOW\",\"error\":\"", into: &out)
+            out.put("count ")
+            out.putDecimal(parsed.readings[reading].count)
+            out.put(" would push the cumulative count of device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
-            out.writeStaticString(" past 9223372036854775807 (2^63-1); the reading was not stored")
+            out.put(" past 9223372036854775807 (2^63-1); the reading was not stored")
         case (.notAnObject(let kind), _):
-            failure(422, "INVALID_READING", into: &out)
-            out.writeJSONStringContent("each element of readings must be an object, not \(kind.phrase)".utf8)
+            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_READING\",\"error\":\"", into: &out)
+            out.putEscaped("each element of readings must be an object, not \(kind.phrase)")
         case (.invalidTimestamp(let error), _):
-            failure(422, "INVALID_TIMESTAMP", into: &out)
-            out.writeJSONStringContent(error.message.utf8)
+            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_TIMESTAMP\",\"error\":\"", into: &out)
+            out.putEscaped(error.message)
         case (.invalidCount(let error), _):
-            failure(422, "INVALID_COUNT", into: &out)
-            out.writeJSONStringContent(error.message.utf8)
+            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_COUNT\",\"error\":\"", into: &out)
+            out.putEscaped(error.message)
         case (.valid, nil):
             preconditionFailure("a valid reading without an outcome")
         }
-        out.writeStaticString("\"}")
+        out.put("\"}")
     }
 
-    /// Writes `,"status":S,"success":false,"code":"C","error":"` (the message follows).
-    private func failure(_ status: Int, _ code: StaticString, into out: inout ByteBuffer) {
-        out.writeStaticString(",\"status\":")
-        out.writeDecimal(status)
-        out.writeStaticString(",\"success\":false,\"code\":\"")
-        out.writeStaticString(code)
-        out.writeStaticString("\",\"error\":\"")
+    /// Writes the status, `success`, `code` and the opening of `error` (the message follows).
+    @inline(__always)
+    private func failure(_ fields: StaticString, into out: inout RawJSONWriter) {
+        out.put(fields)
     }
 
-    private func writeSpan(_ span: Range<Int>, into out: inout ByteBuffer) {
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(requestBody)[span]))
+    private func writeSpan(_ span: Range<Int>, into out: inout RawJSONWriter) {
+        out.put(UnsafeBufferPointer(rebasing: requestBody[span]))
     }
 }

@@ -1,0 +1,66 @@
+/// Writes JSON bytes through a raw pointer into memory reserved beforehand: the ingest response's
+/// hot loop, where a `ByteBuffer` call per fragment (with its capacity and uniqueness checks)
+/// would cost more than the bytes themselves. The caller reserves an upper bound of the size.
+struct RawJSONWriter {
+    private let base: UnsafeMutablePointer<UInt8>
+    /// Bytes written so far.
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) {
+        self.base = base
+    }
+
+    @inline(__always)
+    mutating func put(_ text: StaticString) {
+        let n = text.utf8CodeUnitCount
+        (base + count).update(from: text.utf8Start, count: n)
+        count += n
+    }
+
+    @inline(__always)
+    mutating func put(_ byte: UInt8) {
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        (base + count).update(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// Writes `value` in decimal (at most 20 bytes).
+    @inline(__always)
+    mutating func putDecimal(_ value: UInt64) {
+        var v = value
+        var digits = 1
+        var probe = v / 10
+        while probe > 0 {
+            digits += 1
+            probe /= 10
+        }
+        var p = count + digits - 1
+        repeat {
+            base[p] = UInt8(truncatingIfNeeded: 48 + v % 10)
+            v /= 10
+            p -= 1
+        } while v > 0
+        count += digits
+    }
+
+    /// Writes `text` escaped as JSON string content (at most 6 bytes per input byte).
+    mutating func putEscaped(_ text: String) {
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): put("\\\"")
+            case UInt8(ascii: "\\"): put("\\\\")
+            case 0x00..<0x20:
+                put("\\u00")
+                put(UInt8(ascii: "0") + byte >> 4)
+                put(byte & 0xF < 10 ? UInt8(ascii: "0") + byte & 0xF : UInt8(ascii: "a") + byte & 0xF - 10)
+            default: put(byte)
+            }
+        }
+    }
+}
