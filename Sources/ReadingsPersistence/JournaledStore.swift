@@ -164,7 +164,7 @@ public final class JournaledStore: ReadingStore, Service {
                     "recovery.snapshot_readings": "\(result.snapshotReadings)",
                     "recovery.replayed_readings": "\(result.replayedReadings)",
                     "recovery.truncated_bytes": "\(result.truncatedBytes)",
-                    "recovery.seconds": "\(elapsed)",
+                    "recovery.seconds": "\(elapsed.seconds)",
                 ])
             return (memory, journal, result)
         }

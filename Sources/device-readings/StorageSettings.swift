@@ -21,9 +21,9 @@ enum StorageSettings {
     /// A size (`256MiB`, `1GB`, `1000000`) or a duration (`10m`, `30s`, `1h`), or `off`.
     static func snapshotTrigger(_ text: String) throws -> SnapshotTrigger {
         if text.lowercased() == "off" { return SnapshotTrigger(bytes: nil, interval: nil) }
-        if let every = duration(text) { return SnapshotTrigger(bytes: nil, interval: every) }
-        if let bytes = size(text) { return SnapshotTrigger(bytes: bytes, interval: nil) }
-        throw ValidationError("--snapshot-every must be a size such as 256MiB or a duration such as 10m, got '\(text)'")
+        if let every = duration(text), every > .zero { return SnapshotTrigger(bytes: nil, interval: every) }
+        if let bytes = size(text), bytes > 0 { return SnapshotTrigger(bytes: bytes, interval: nil) }
+        throw ValidationError("--snapshot-every must be a positive size such as 256MiB, a positive duration such as 10m, or off; got '\(text)'")
     }
 
     /// `250ms`, `1s`, `10m`, `1h`.

@@ -12,16 +12,24 @@ import Testing
         let serve = try ServerProcess.run(["serve", "--help"])
         #expect(serve.status == 0)
         for (flag, env) in [("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
-                            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL")] {
+                            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL"), ("--data-dir", "DATA_DIR"),
+                            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY")] {
             #expect(serve.output.contains(flag), "\(flag)")
             #expect(serve.output.contains("[\(env)]"), "\(env)")
         }
     }
 
-    @Test func invalidSettingsStopTheStartWithAMessage() throws {
-        let result = try ServerProcess.run(["serve", "--port", "70000"])
+    @Test(arguments: [
+        (["serve", "--port", "70000"], "port"),
+        (["serve", "--data-dir", "/tmp/unused-dr", "--sync", "sometimes"], "--sync"),
+        (["serve", "--data-dir", "/tmp/unused-dr", "--sync", "interval", "--sync-interval", "0s"], "--sync-interval"),
+        (["serve", "--data-dir", "/tmp/unused-dr", "--snapshot-every", "0"], "--snapshot-every"),
+        (["serve", "--data-dir", "/tmp/unused-dr", "--snapshot-every", "soon"], "--snapshot-every"),
+    ])
+    func invalidSettingsStopTheStartWithAMessage(arguments: [String], mentions: String) throws {
+        let result = try ServerProcess.run(arguments)
         #expect(result.status != 0)
-        #expect(result.output.contains("port"))
+        #expect(result.output.contains(mentions), "\(result.output)")
     }
 
     @Test func flagBeatsEnvironmentBeatsDotEnv() async throws {

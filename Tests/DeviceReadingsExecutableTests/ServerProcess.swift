@@ -4,7 +4,9 @@ import Foundation
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
-    private let output = Pipe()
+    /// The process's stdout and stderr go to a file, not a pipe: a pipe nobody reads fills up
+    /// and blocks a server that logs a line per request.
+    private let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("dr-server-\(UUID().uuidString).log")
 
     /// The binary built next to the test runner (`swift build --build-tests` builds both).
     static var executable: URL {
@@ -40,6 +42,8 @@ final class ServerProcess: @unchecked Sendable {
         env.merge(environment) { $1 }
         process.environment = env
         if let directory { process.currentDirectoryURL = directory }
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        let output = try FileHandle(forWritingTo: outputFile)
         process.standardOutput = output
         process.standardError = output
         try process.run()
@@ -85,13 +89,14 @@ final class ServerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Everything the process wrote so far (call after it exited).
+    /// Everything the process wrote so far.
     var log: String {
-        String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        String(decoding: (try? Data(contentsOf: outputFile)) ?? Data(), as: UTF8.self)
     }
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: outputFile)
     }
 
     /// A port that was free a moment ago (bound to port 0 and released).
