@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// A journal on a real, full file system (a small tmpfs this test mounts): requests that cannot be
+/// made durable get 503 with Retry-After, nothing acknowledged is lost, and the server recovers by
+/// itself once space returns. Needs root (mount), as CI and these machines run.
+@Suite(.serialized) struct DiskFullTests {
+    @Test func fullDiskGives503AndTheServerRecoversWhenSpaceReturns() async throws {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("dr-full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let mount = try ServerProcess.runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint.path])
+        try #require(mount.status == 0, "mounting a tmpfs needs root: \(mount.output)")
+        defer {
+            _ = try? ServerProcess.runTool("/bin/umount", [mountPoint.path])
+            try? FileManager.default.removeItem(at: mountPoint)
+        }
+        // Leave about 256 KiB free: room for the first requests' journal records only.
+        let filler = mountPoint.appendingPathComponent("filler")
+        try Data(count: 4 * 1024 * 1024 - 256 * 1024).write(to: filler)
+        let data = mountPoint.appendingPathComponent("data")
+        let server = try ServerProcess(arguments: ["--data-dir", data.path, "--snapshot-every", "off", "--log-level", "warning"])
+        try await server.waitUntilServing()
+
+        // Fill the disk: batches of 500 readings of one device, each about 3.5 KiB of journal.
+        var acknowledged: [String: Int] = [:]
+        var refused: (head: String, body: String)? = nil
+        var sent: [[String]] = []
+        for batch in 0..<400 where refused == nil {
+            let spelled = (0..<500).map { k in secondsSpelled(batch * 500 + k) }
+            sent.append(spelled)
+            let body = #"{"id":"full","readings":["# + spelled.map { #"{"timestamp":"\#($0)","count":1}"# }.joined(separator: ",") + "]}"
+            let (head, text) = try server.exchange("POST", "/ingest", body: body)
+            if head.hasPrefix("HTTP/1.1 202") {
+                for t in spelled { acknowledged[t] = 1 }
+            } else {
+                refused = (head, text)
+            }
+        }
+        let (head, text) = try #require(refused, "the disk never filled")
+        #expect(head.hasPrefix("HTTP/1.1 503"))
+        #expect(head.lowercased().contains("retry-after:"))
+        #expect(text.contains(#""code":"UNAVAILABLE""#))
+        #expect(!acknowledged.isEmpty)
+        // While there is no space the server refuses writes and is not ready.
+        let (readyStatus, _) = try await server.request("GET", "/ready")
+        #expect(readyStatus == 503)
+        #expect(try await server.request("GET", "/health").0 == 200)
+
+        // Space returns: the server rebuilds from disk and serves again by itself.
+        try FileManager.default.removeItem(at: filler)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await server.request("GET", "/ready").0 != 200 {
+            try #require(ContinuousClock.now < deadline, "the server did not recover after space returned")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let (status, device) = try await server.request("GET", "/devices/full?limit=100000")
+        #expect(status == 200)
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(device.utf8)) as? [String: Any])
+        let storedData = try #require(stored["data"] as? [String: Int])
+        for t in acknowledged.keys { #expect(storedData[t] == 1, "acknowledged reading \(t) lost") }
+        #expect(stored["cumulative_count"] as? Int == storedData.count)
+        // New writes are durable again, and re-sending the refused batch never double counts.
+        let retry = #"{"id":"full","readings":["# + sent.last!.map { #"{"timestamp":"\#($0)","count":1}"# }.joined(separator: ",") + "]}"
+        let (retryHead, _) = try server.exchange("POST", "/ingest", body: retry)
+        #expect(retryHead.hasPrefix("HTTP/1.1 202") || retryHead.hasPrefix("HTTP/1.1 207"))
+        let (_, after) = try await server.request("GET", "/devices/full/cumulative_count")
+        let expected = Set(sent.flatMap { $0 }).count
+        #expect(after == #"{"cumulative_count":\#(expected)}"#)
+        #expect(try await server.stop() == 0)
+    }
+}
+
+/// The timestamp `second` seconds after 2024-01-01T00:00:00Z (within January).
+private func secondsSpelled(_ second: Int) -> String {
+    let day: Int = second / 86_400 + 1
+    let hour: Int = second / 3600 % 24
+    let minute: Int = second / 60 % 60
+    let s: Int = second % 60
+    return String(format: "2024-01-%02d", day) + String(format: "T%02d:%02d:%02dZ", hour, minute, s)
+}
+
+extension ServerProcess {
+    /// Runs a system tool to completion.
+    static func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// One request on a fresh connection; returns the response head (status line and headers)
+    /// and body.
+    func exchange(_ method: String, _ path: String, body: String) throws -> (head: String, body: String) {
+        let connection = try connect()
+        let payload = Array(body.utf8)
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        connection.send(Array(head.utf8) + payload)
+        let response = connection.receiveResponse()
+        guard let split = response.range(of: "\r\n\r\n") else { return (response, "") }
+        return (String(response[..<split.lowerBound]), String(response[split.upperBound...]))
+    }
+}
