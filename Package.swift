@@ -91,6 +91,7 @@ let package = Package(
             name: "ReadingsHTTPTests",
             dependencies: [
                 "ReadingsHTTP",
+                "ReadingsPersistence",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -154,22 +154,36 @@ import Testing
         let directory = try temporaryDirectory()
         do {
             let store = try JournaledStore(directory: directory, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil), logger: testLogger)
+            #expect(await !store.isReady())
             let running = Task { try await store.run() }
-            while await !store.isReady() { await Task.yield() }
+            try await waitUntilReady(store)
             let outcomes = try await store.ingest([reading(1, 2), reading(2, 3), reading(1, 2)], for: device("x"))
             #expect(outcomes == [.accepted, .accepted, .duplicate])
             // The size trigger (1 byte) snapshots within the service's polling period.
-            while try files(directory).filter({ $0.hasSuffix(".snap") }).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while try files(directory).filter({ $0.hasSuffix(".snap") }).isEmpty {
+                try #require(ContinuousClock.now < deadline, "no snapshot was taken")
+                try await Task.sleep(for: .milliseconds(20))
+            }
             _ = try await store.ingest([reading(3, 4)], for: device("x"))
             running.cancel()
             try await running.value
         }
         let reopened = try JournaledStore(directory: directory, logger: testLogger)
         let running = Task { try await reopened.run() }
-        while await !reopened.isReady() { await Task.yield() }
+        try await waitUntilReady(reopened)
         #expect(reopened.lastRecovery?.snapshot?.hasSuffix(".snap") == true)
         #expect(try await reopened.summary(of: device("x"))?.cumulativeCount == 9)
         running.cancel()
         try await running.value
+    }
+}
+
+/// Waits (bounded) until `store` has recovered.
+func waitUntilReady(_ store: JournaledStore) async throws {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while await !store.isReady() {
+        try #require(ContinuousClock.now < deadline, "the store did not become ready")
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
