@@ -62,8 +62,9 @@ let package = Package(
             ]
         ),
         // libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md); without -DFUZZING they replay files.
-        .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/IngestBodyFuzzer"),
-        .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain"], path: "Sources/Fuzz/TimestampFuzzer"),
+        .target(name: "FuzzSupport", path: "Sources/Fuzz/FuzzSupport"),
+        .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/IngestBodyFuzzer"),
+        .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/TimestampFuzzer"),
         // Engine-only benchmarks (Benchmarks/README.md): `make bench`, `make figures`.
         .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain"], path: "Benchmarks/StorageWorkloads"),
         .executableTarget(
@@ -82,16 +83,19 @@ let package = Package(
             dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
             path: "Benchmarks/StorageFigures"
         ),
-        .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain"]),
+        // Helpers shared by the test targets (a seeded random generator).
+        .target(name: "ReadingsTestSupport", path: "Tests/Support"),
+        .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain", "ReadingsTestSupport"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).
-        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings"]),
-        .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage"]),
+        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings", "ReadingsTestSupport"]),
+        .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage", "ReadingsTestSupport"]),
         .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence"]),
         .testTarget(
             name: "ReadingsHTTPTests",
             dependencies: [
                 "ReadingsHTTP",
                 "ReadingsPersistence",
+                "ReadingsTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

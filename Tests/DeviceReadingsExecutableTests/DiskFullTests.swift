@@ -80,7 +80,7 @@ private func secondsSpelled(_ second: Int) -> String {
 }
 
 extension ServerProcess {
-    /// Runs a system tool to completion.
+    /// Runs a program to completion; returns its exit status and everything it printed.
     static func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -93,7 +93,6 @@ extension ServerProcess {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
-
     /// One request on a fresh connection; returns the response head (status line and headers)
     /// and body.
     func exchange(_ method: String, _ path: String, body: String) throws -> (head: String, body: String) {

@@ -1,4 +1,5 @@
 import Foundation
+import ReadingsTestSupport
 import Testing
 
 /// The durable storage mode (`serve --data-dir DIR`) tested from outside, with real processes:
@@ -665,15 +666,3 @@ private struct DeviceBody {
     }
 }
 
-/// A small seeded generator (SplitMix64), so that a run can be replayed.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -20,16 +20,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Runs `device-readings` with `arguments` to completion and returns its exit status and output.
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runTool(executable.path, arguments)
     }
 
     /// Starts `serve` on a free port with `arguments` and `environment` in `directory`.

@@ -1,4 +1,5 @@
 import Foundation
+import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsDomain

@@ -1,3 +1,4 @@
+import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsDomain

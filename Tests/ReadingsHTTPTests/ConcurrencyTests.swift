@@ -1,6 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import ReadingsTestSupport
 import Testing
 
 /// Exactly-once under racing requests: real concurrent connections to a live server posting
@@ -17,7 +18,7 @@ import Testing
             let accepted = try await withThrowingTaskGroup(of: [Int: Int].self) { group in
                 for connection in 0..<connections {
                     group.addTask {
-                        var generator = SplitMix(seed: UInt64(connection))
+                        var generator = SplitMix64(seed: UInt64(connection))
                         let order = (0..<instants).shuffled(using: &generator)
                         var batches: [[Int]] = []
                         var start = 0
@@ -98,18 +99,5 @@ func timestamp(_ index: Int, _ spelling: Int) -> String {
     case 0: return String(format: "2023-05-01T%02d:%02d:%02dZ", hour, minute, second)
     case 1: return String(format: "2023-05-01T%02d:%02d:%02d.000+02:00", hour + 2, minute, second)
     default: return String(format: "2023-04-30 %02d:%02d:%02d-0300", hour + 21, minute, second)
-    }
-}
-
-/// A seeded generator, so that a failing run can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

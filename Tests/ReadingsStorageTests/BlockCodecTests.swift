@@ -1,4 +1,5 @@
 import ReadingsDomain
+import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsStorage

@@ -1,3 +1,4 @@
+import FuzzSupport
 import ReadingsDomain
 
 #if canImport(Glibc)
@@ -150,34 +151,16 @@ enum IngestBodyFuzzTarget {
     }
 }
 
-#if FUZZING
-/// The libFuzzer entry point.
+/// The libFuzzer entry point (also handed to the driver by ``FuzzMain``).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func ingestBodyFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     IngestBodyFuzzTarget.run(UnsafeBufferPointer(start: data, count: size))
     return 0
 }
 
-/// libFuzzer's driver (`int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*cb)(const uint8_t *, size_t))`).
-/// The executable keeps its own `main` (SwiftPM renames an executable's entry point and links it
-/// as `main`, so libFuzzer's `main` cannot be used) and hands over to the driver from there.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-#endif
-
 @main
 enum IngestBodyFuzzerMain {
     static func main() {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, ingestBodyFuzzerTestOneInput))
-        #else
-        exit(CorpusReplay.run(CommandLine.arguments.dropFirst(), target: IngestBodyFuzzTarget.run))
-        #endif
+        FuzzMain.run(callback: ingestBodyFuzzerTestOneInput, target: IngestBodyFuzzTarget.run)
     }
 }

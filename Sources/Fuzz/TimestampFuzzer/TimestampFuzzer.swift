@@ -1,3 +1,4 @@
+import FuzzSupport
 import ReadingsDomain
 
 #if canImport(Glibc)
@@ -64,34 +65,16 @@ enum TimestampFuzzTarget {
     }
 }
 
-#if FUZZING
-/// The libFuzzer entry point.
+/// The libFuzzer entry point (also handed to the driver by ``FuzzMain``).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func timestampFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     TimestampFuzzTarget.run(UnsafeBufferPointer(start: data, count: size))
     return 0
 }
 
-/// libFuzzer's driver (`int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*cb)(const uint8_t *, size_t))`).
-/// The executable keeps its own `main` (SwiftPM renames an executable's entry point and links it
-/// as `main`, so libFuzzer's `main` cannot be used) and hands over to the driver from there.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-#endif
-
 @main
 enum TimestampFuzzerMain {
     static func main() {
-        #if FUZZING
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, timestampFuzzerTestOneInput))
-        #else
-        exit(CorpusReplay.run(CommandLine.arguments.dropFirst(), target: TimestampFuzzTarget.run))
-        #endif
+        FuzzMain.run(callback: timestampFuzzerTestOneInput, target: TimestampFuzzTarget.run)
     }
 }

@@ -125,24 +125,12 @@ struct DeviceSeries {
     }
 
     private func headLowerBound(_ t: Int64) -> Int {
-        var low = 0
-        var high = head.count
-        while low < high {
-            let mid = (low + high) / 2
-            if head[mid].instant.nanoseconds < t { low = mid + 1 } else { high = mid }
-        }
-        return low
+        partitionPoint(head.count) { head[$0].instant.nanoseconds < t }
     }
 
     /// Index of the first block whose last instant is ≥ `t` (`index.count` when none).
     private func blockIndex(coveringOrAfter t: Int64) -> Int {
-        var low = 0
-        var high = index.count
-        while low < high {
-            let mid = (low + high) / 2
-            if index[mid].last < t { low = mid + 1 } else { high = mid }
-        }
-        return low
+        partitionPoint(index.count) { index[$0].last < t }
     }
 
     /// Seals the head into a new block at the end of the arena.
@@ -287,12 +275,19 @@ struct BlockScratch {
 
     /// Index of the first instant ≥ `t`.
     func lowerBound(_ t: Int64) -> Int {
-        var low = 0
-        var high = instants.count
-        while low < high {
-            let mid = (low + high) / 2
-            if instants[mid] < t { low = mid + 1 } else { high = mid }
-        }
-        return low
+        partitionPoint(instants.count) { instants[$0] < t }
     }
+}
+
+/// The first index in `0..<count` for which `isBefore` is false, where `isBefore` is true for a
+/// prefix of the indices and false after it (binary search).
+@inline(__always)
+func partitionPoint(_ count: Int, _ isBefore: (Int) -> Bool) -> Int {
+    var low = 0
+    var high = count
+    while low < high {
+        let mid = (low + high) / 2
+        if isBefore(mid) { low = mid + 1 } else { high = mid }
+    }
+    return low
 }

@@ -7,9 +7,9 @@ import Darwin
 /// Without `-DFUZZING` the fuzzer is an ordinary executable that replays files (or every file in
 /// the directories) given as arguments through the fuzz target, so that a crash reproducer or a
 /// corpus can be checked with a plain build. A violated invariant traps; otherwise it exits 0.
-enum CorpusReplay {
+public enum CorpusReplay {
     /// Runs `target` on every file named by `arguments` (directories are read one level deep).
-    static func run(_ arguments: ArraySlice<String>, target: (UnsafeBufferPointer<UInt8>) -> Void) -> Int32 {
+    public static func run(_ arguments: ArraySlice<String>, target: (UnsafeBufferPointer<UInt8>) -> Void) -> Int32 {
         var count = 0
         for argument in arguments {
             for path in files(at: argument) {
