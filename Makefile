@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PORT ?= 3000
 
-.PHONY: run build release test bench-ingest clean
+.PHONY: run build release test bench-ingest bench-durability memory clean
 
 ## Start the server on the embedded default (memory engine) at 127.0.0.1:$(PORT).
 run: release
@@ -29,6 +29,15 @@ bench:
 ## The storage figures on the issue's two 50M-reading datasets, without the framework.
 figures:
 	$(SWIFT) run -c release --scratch-path $(BENCH_SCRATCH) StorageFigures
+
+## HTTP figures with ../shared/bench (release build): ingest side by side with the prototype's
+## design, durability modes and recovery, memory per reading.
+bench-ingest: release
+	ROUNDS=3 scripts/bench-ingest.sh regular 8 1 100 1000
+bench-durability: release
+	scripts/bench-durability.sh 8 10000
+memory: release
+	scripts/measure-memory.sh mem-5k-b1000 5000
 
 clean:
 	rm -rf .build

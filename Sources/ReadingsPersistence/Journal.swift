@@ -273,17 +273,7 @@ public final class Journal: @unchecked Sendable {
     }
 
     private func write(_ bytes: ArraySlice<UInt8>) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw JournalError.io(operation: "write", path: segmentPath(segment), errno: errno)
-                }
-                offset += n
-            }
-        }
+        try bytes.withUnsafeBytes { try Durability.writeAll($0, to: fd, path: segmentPath(segment)) }
         segmentSize += bytes.count
         unsyncedBytes += bytes.count
     }
@@ -338,6 +328,19 @@ extension Array where Element == UInt8 {
 
 /// File-system durability helpers.
 enum Durability {
+    /// Writes all of `bytes` to `fd` (retrying short writes and interruptions), or throws.
+    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.io(operation: "write", path: path, errno: errno)
+            }
+            offset += n
+        }
+    }
+
     /// fsyncs a directory, so that files created or renamed in it survive a power loss.
     static func syncDirectory(_ directory: URL) throws {
         let fd = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -50,17 +50,7 @@ public enum Snapshot {
         var bytes = 0
         func flush(force: Bool) throws {
             guard force || buffer.count >= 4 << 20 else { return }
-            try buffer.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw JournalError.io(operation: "write", path: temporary, errno: errno)
-                    }
-                    offset += n
-                }
-            }
+            try buffer.withUnsafeBytes { try Durability.writeAll($0, to: fd, path: temporary) }
             bytes += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }

@@ -12,6 +12,10 @@ public enum IngestBodyParser {
         _ bytes: UnsafeBufferPointer<UInt8>,
         maxReadings: Int
     ) throws(IngestBodyError) -> IngestBody {
+        // Spans are kept as 32-bit offsets; servers cap bodies far below this.
+        guard bytes.count < Int(Int32.max) else {
+            throw .invalidJSON(JSONSyntaxError(offset: 0, reason: "bodies of 2 GiB or more are not read"))
+        }
         var state = State(maxReadings: maxReadings)
         var scanner = JSONScanner(bytes)
         do throws(JSONSyntaxError) {
