@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -8,20 +9,30 @@ import Glibc
 /// that two servers never write one journal. The kernel releases it when the process dies, even
 /// by `kill -9`.
 final class DataDirectoryLock: Sendable {
-    private let fd: Int32
+    /// The locked file's descriptor, or -1 once released.
+    private let fd: Mutex<Int32>
 
     /// Takes the lock or throws ``RecoveryError/locked(path:)`` at once.
     init(directory: URL) throws {
         let path = directory.appendingPathComponent("LOCK").path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
             throw RecoveryError.locked(path: path)
         }
+        self.fd = Mutex(fd)
     }
 
-    deinit { close(fd) }
+    /// Gives the lock up (idempotent): when the store that held it has stopped.
+    func release() {
+        fd.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 }
 
 /// Runs blocking file work on a thread of its own, so that it never stalls the event loops that

@@ -124,6 +124,8 @@ public final class JournaledStore: ReadingStore, Service {
     // MARK: Service
 
     public func run() async throws {
+        // Whatever way this ends, the directory is free for the next store or process.
+        defer { lock.release() }
         do {
             try await start()
         } catch {
