@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // Benchmarks only. Its default RuntimeInterposer trait needs a package that is not available
         // here, so only MallocInterposer is enabled.
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -32,6 +33,16 @@ let package = Package(
             dependencies: [
                 "ReadingsDomain",
                 "ReadingsStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "ReadingsPostgres",
+            dependencies: [
+                "ReadingsDomain",
+                "ReadingsStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -54,6 +65,7 @@ let package = Package(
                 "ReadingsHTTP",
                 "ReadingsStorage",
                 "ReadingsPersistence",
+                "ReadingsPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,8 +107,10 @@ let package = Package(
             dependencies: [
                 "ReadingsHTTP",
                 "ReadingsPersistence",
+                "ReadingsPostgres",
                 "ReadingsTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

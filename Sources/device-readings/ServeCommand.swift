@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ReadingsHTTP
 import ReadingsPersistence
+import ReadingsPostgres
 import ReadingsStorage
 
 /// `device-readings serve`: runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
@@ -39,6 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --sync interval: fsync at most this often, e.g. 1s, 250ms [SYNC_INTERVAL] (default: 1s)")
     var syncInterval: String?
 
+    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database); many instances may share one database [POSTGRES_URL]")
+    var postgresUrl: String?
+
+    @Option(help: "Most connections to PostgreSQL [POSTGRES_POOL_SIZE] (default: 16)")
+    var postgresPoolSize: Int?
+
     @Option(help: "Snapshot after this much journal (e.g. 256MiB) or this much time (e.g. 10m); 'off' for only at shutdown [SNAPSHOT_EVERY] (default: 256MiB)")
     var snapshotEvery: String?
 
@@ -71,6 +78,17 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "device-readings")
+        if let url = postgresUrl ?? settings.value("POSTGRES_URL"), !url.isEmpty {
+            guard (dataDir ?? settings.value("DATA_DIR")) == nil else {
+                throw ValidationError("--postgres-url and --data-dir choose different engines: give one")
+            }
+            let poolSize = try postgresPoolSize ?? settings.integer("POSTGRES_POOL_SIZE", in: 1...1000) ?? 16
+            let store = try PostgresStore(url: url, poolSize: poolSize, logger: logger)
+            logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "postgres"])
+            let app = buildApplication(configuration: configuration, store: store, services: [store], logger: logger)
+            try await app.runService()
+            return
+        }
         guard let directory = dataDir ?? settings.value("DATA_DIR"), !directory.isEmpty else {
             logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory"])
             let app = buildApplication(configuration: configuration, store: MemoryStore(), logger: logger)

@@ -5,21 +5,39 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import ReadingsDomain
+import ReadingsPostgres
 import ReadingsStorage
+import ServiceLifecycle
 import Testing
 
 @testable import ReadingsHTTP
 
 /// The storage engines the HTTP suite runs against: every HTTP-level test takes one as its
 /// argument, so a new engine joins the whole suite by being added here.
+///
+/// PostgreSQL joins when `POSTGRES_TEST_URL` names a server (`make test` starts a throwaway one
+/// when PostgreSQL is installed); each test then gets a schema of its own.
 enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
+    case postgres
+
+    static var allCases: [Engine] {
+        postgresURL == nil ? [.memory] : [.memory, .postgres]
+    }
+
+    static var postgresURL: String? { ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"] }
 
     var testDescription: String { rawValue }
 
-    func makeStore() -> any ReadingStore {
+    /// A fresh, empty store and the services it needs running.
+    func makeStore() throws -> (any ReadingStore, [any Service]) {
         switch self {
-        case .memory: MemoryStore()
+        case .memory:
+            return (MemoryStore(), [])
+        case .postgres:
+            let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            let store = try PostgresStore(url: Engine.postgresURL!, poolSize: 8, schema: schema, logger: quietLogger)
+            return (store, [store])
         }
     }
 }
@@ -34,8 +52,17 @@ func withApp<T: Sendable>(
 ) async throws -> T {
     var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
     configure(&configuration)
-    let app = buildApplication(configuration: configuration, store: engine.makeStore(), logger: quietLogger)
-    return try await app.test(setup, body)
+    let (store, services) = try engine.makeStore()
+    let app = buildApplication(configuration: configuration, store: store, services: services, logger: quietLogger)
+    return try await app.test(setup) { client in
+        // Engines with a service (migrations) answer once ready.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while try await client.get("/ready").status != .ok {
+            try #require(ContinuousClock.now < deadline, "the \(engine) engine did not become ready")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await body(client)
+    }
 }
 
 let quietLogger: Logger = {

@@ -1,0 +1,34 @@
+/// The schema's numbered migrations, applied in order once each (recorded in
+/// `schema_migrations`). Never edit one that has shipped: add the next.
+///
+/// Every key includes `device_id`, so on Citus both tables distribute by it
+/// (`SELECT create_distributed_table('devices', 'device_id'); … ('readings', 'device_id', colocate_with => 'devices')`).
+enum PostgresSchema {
+    struct Migration {
+        var version: Int
+        var statements: [String]
+    }
+
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1,
+            statements: [
+                """
+                CREATE TABLE devices (
+                  device_id text COLLATE "C" PRIMARY KEY,
+                  latest bigint NOT NULL,
+                  cumulative bigint NOT NULL CHECK (cumulative >= 0),
+                  readings bigint NOT NULL CHECK (readings >= 0)
+                )
+                """,
+                """
+                CREATE TABLE readings (
+                  device_id text COLLATE "C" NOT NULL,
+                  instant bigint NOT NULL,
+                  count bigint NOT NULL CHECK (count >= 0),
+                  PRIMARY KEY (device_id, instant)
+                )
+                """,
+            ])
+    ]
+}

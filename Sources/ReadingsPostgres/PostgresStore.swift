@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ReadingsDomain
+import ReadingsStorage
+import ServiceLifecycle
+import Synchronization
+
+/// The PostgreSQL engine: many `device-readings` instances over one database, with exactly the
+/// semantics of the memory engine.
+///
+/// A batch is one transaction: the device's row is created if missing and locked
+/// (`SELECT … FOR UPDATE`), so batches for one device are decided one at a time across every
+/// instance; the batch's instants already stored are read in one query (`= ANY($2)`); outcomes
+/// are decided in order here (repeats inside the batch, overflow) exactly as the memory engine
+/// does; the accepted readings are inserted with one `unnest` and the device row updated. Reads are
+/// single statements, so each sees one snapshot. Instants are `bigint` nanoseconds; ids are
+/// `text COLLATE "C"` (byte order, no normalisation). See `docs/postgres.md`.
+///
+/// Run it as a `Service`: `run()` runs the connection pool, migrates the schema (under an
+/// advisory lock, idempotently) and then checks the database every second for `/ready`.
+public final class PostgresStore: ReadingStore, Service {
+    private let client: PostgresClient
+    private let logger: Logger
+    private let schema: String?
+    private let ready = Mutex(false)
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with at most
+    /// `poolSize` connections. `schema` (created if missing) holds the tables instead of the
+    /// default one: tests use one schema each.
+    public init(url: String, poolSize: Int = 16, schema: String? = nil, logger: Logger) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+            let host = components.host
+        else { throw PostgresStoreError.invalidURL(url) }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password, database: String(components.path.dropFirst()).nilIfEmpty, tls: .disable)
+        configuration.options.maximumConnections = poolSize
+        configuration.options.connectTimeout = .seconds(3)
+        if let schema {
+            guard schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                throw PostgresStoreError.invalidURL("schema name \(schema)")
+            }
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.schema = schema
+    }
+
+    // MARK: Service
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.client.run() }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                do {
+                    try await migrate()
+                    break
+                } catch {
+                    logger.error("cannot migrate the schema yet; retrying in 1 s", metadata: ["error": "\(String(reflecting: error))"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let reachable = (try? await client.query("SELECT 1", logger: logger)) != nil
+                ready.withLock { $0 = reachable }
+                try? await Task.sleep(for: .seconds(1))
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Creates or upgrades the schema to the newest version, once, whatever the number of
+    /// instances starting at the same moment.
+    func migrate() async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(7301283417)", logger: logger)
+            if let schema {
+                try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
+            }
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                logger: logger)
+            var current = 0
+            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(Int.self) {
+                current = version
+            }
+            for migration in PostgresSchema.migrations where migration.version > current {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
+                logger.info("schema migrated", metadata: ["schema.version": "\(migration.version)"])
+            }
+        }
+        ready.withLock { $0 = true }
+    }
+
+    // MARK: ReadingStore
+
+    public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
+        guard !readings.isEmpty else { return [] }
+        let id = device.string
+        return try await unavailableOnFailure {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
+                    logger: logger)
+                var cumulative: Int64 = 0
+                for try await value in try await connection.query(
+                    "SELECT cumulative FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                ).decode(Int64.self) {
+                    cumulative = value
+                }
+                var stored: [Int64: UInt64] = [:]
+                let instants = readings.map(\.instant.nanoseconds)
+                for try await (instant, count) in try await connection.query(
+                    "SELECT instant, count FROM readings WHERE device_id = \(id) AND instant = ANY(\(instants))", logger: logger
+                ).decode((Int64, Int64).self) {
+                    stored[instant] = UInt64(count)
+                }
+                var outcomes: [IngestOutcome] = []
+                outcomes.reserveCapacity(readings.count)
+                var newInstants: [Int64] = []
+                var newCounts: [Int64] = []
+                var total = UInt64(cumulative)
+                for reading in readings {
+                    let t = reading.instant.nanoseconds
+                    if let existing = stored[t] {
+                        outcomes.append(existing == reading.count ? .duplicate : .conflicting(existingCount: existing))
+                    } else if reading.count > UInt64(Int64.max) - total {
+                        outcomes.append(.overflow)
+                    } else {
+                        total += reading.count
+                        stored[t] = reading.count
+                        newInstants.append(t)
+                        newCounts.append(Int64(reading.count))
+                        outcomes.append(.accepted)
+                    }
+                }
+                if let latest = newInstants.max() {
+                    try await connection.query(
+                        "INSERT INTO readings (device_id, instant, count) SELECT \(id), i, c FROM unnest(\(newInstants)::bigint[], \(newCounts)::bigint[]) AS t(i, c)",
+                        logger: logger)
+                    try await connection.query(
+                        "UPDATE devices SET latest = GREATEST(latest, \(latest)), cumulative = \(Int64(total)), readings = readings + \(newInstants.count) WHERE device_id = \(id)",
+                        logger: logger)
+                }
+                return outcomes
+            }
+        }
+    }
+
+    public func summary(of device: DeviceID) async throws -> DeviceSummary? {
+        let id = device.string
+        return try await unavailableOnFailure {
+            var summary: DeviceSummary?
+            for try await (latest, cumulative, count) in try await client.query(
+                "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) AND readings > 0", logger: logger
+            ).decode((Int64, Int64, Int64).self) {
+                summary = DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))
+            }
+            return summary
+        }
+    }
+
+    public func readings(of device: DeviceID, in range: InstantRange, limit: Int) async throws -> DeviceReadings? {
+        let id = device.string
+        let from = range.from?.nanoseconds ?? Int64.min
+        let to = range.to?.nanoseconds
+        let take = range.isEmpty ? 0 : limit + 1
+        return try await unavailableOnFailure {
+            // One statement, one snapshot: the summary and the page describe the same moment.
+            var summary: DeviceSummary?
+            var page: [Reading] = []
+            for try await (latest, cumulative, count, instant, value) in try await client.query(
+                """
+                SELECT d.latest, d.cumulative, d.readings, r.instant, r.count FROM devices d
+                LEFT JOIN LATERAL (
+                  SELECT instant, count FROM readings
+                  WHERE device_id = d.device_id AND instant >= \(from) AND (\(to)::bigint IS NULL OR instant < \(to)::bigint)
+                  ORDER BY instant LIMIT \(take)
+                ) r ON true
+                WHERE d.device_id = \(id) AND d.readings > 0
+                """, logger: logger
+            ).decode((Int64, Int64, Int64, Int64?, Int64?).self) {
+                summary = DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))
+                if let instant, let value { page.append(Reading(instant: Instant(nanoseconds: instant), count: UInt64(value))) }
+            }
+            guard let summary else { return nil }
+            var next: Instant?
+            if page.count > limit { next = page.removeLast().instant }
+            return DeviceReadings(summary: summary, readings: page, next: next)
+        }
+    }
+
+    public func isReady() async -> Bool {
+        ready.withLock { $0 }
+    }
+
+    /// Turns database and connection failures into ``StorageError/unavailable(_:)``: the
+    /// transaction was rolled back or never committed, so nothing was acknowledged.
+    private func unavailableOnFailure<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            logger.warning("database call failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw StorageError.unavailable("the database is unavailable")
+        }
+    }
+}
+
+/// Errors configuring the PostgreSQL engine.
+public enum PostgresStoreError: Error, CustomStringConvertible {
+    case invalidURL(String)
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url): "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)"
+        }
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}
