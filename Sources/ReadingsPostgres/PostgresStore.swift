@@ -23,12 +23,14 @@ public final class PostgresStore: ReadingStore, Service {
     private let client: PostgresClient
     private let logger: Logger
     private let schema: String?
+    private let timeout: Duration
     private let ready = Mutex(false)
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with at most
     /// `poolSize` connections. `schema` (created if missing) holds the tables instead of the
-    /// default one: tests use one schema each.
-    public init(url: String, poolSize: Int = 16, schema: String? = nil, logger: Logger) throws {
+    /// default one: tests use one schema each. A call that has no answer after `timeout` (the
+    /// database is down or unreachable) fails with ``StorageError/unavailable(_:)``.
+    public init(url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5), logger: Logger) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host
         else { throw PostgresStoreError.invalidURL(url) }
@@ -46,6 +48,7 @@ public final class PostgresStore: ReadingStore, Service {
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.schema = schema
+        self.timeout = timeout
     }
 
     // MARK: Service
@@ -63,7 +66,10 @@ public final class PostgresStore: ReadingStore, Service {
                 }
             }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let reachable = (try? await client.query("SELECT 1", logger: logger)) != nil
+                let reachable = (try? await withDeadline(.seconds(1)) { [client, logger] in
+                    try await client.query("SELECT 1", logger: logger)
+                    return true
+                }) ?? false
                 ready.withLock { $0 = reachable }
                 try? await Task.sleep(for: .seconds(1))
             }
@@ -102,7 +108,7 @@ public final class PostgresStore: ReadingStore, Service {
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         let id = device.string
-        return try await unavailableOnFailure {
+        return try await unavailableOnFailure { [client, logger] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
                     "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
@@ -154,7 +160,7 @@ public final class PostgresStore: ReadingStore, Service {
 
     public func summary(of device: DeviceID) async throws -> DeviceSummary? {
         let id = device.string
-        return try await unavailableOnFailure {
+        return try await unavailableOnFailure { [client, logger] in
             var summary: DeviceSummary?
             for try await (latest, cumulative, count) in try await client.query(
                 "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) AND readings > 0", logger: logger
@@ -170,7 +176,7 @@ public final class PostgresStore: ReadingStore, Service {
         let from = range.from?.nanoseconds ?? Int64.min
         let to = range.to?.nanoseconds
         let take = range.isEmpty ? 0 : limit + 1
-        return try await unavailableOnFailure {
+        return try await unavailableOnFailure { [client, logger] in
             // One statement, one snapshot: the summary and the page describe the same moment.
             var summary: DeviceSummary?
             var page: [Reading] = []
@@ -199,17 +205,34 @@ public final class PostgresStore: ReadingStore, Service {
         ready.withLock { $0 }
     }
 
-    /// Turns database and connection failures into ``StorageError/unavailable(_:)``: the
-    /// transaction was rolled back or never committed, so nothing was acknowledged.
-    private func unavailableOnFailure<T>(_ body: () async throws -> T) async throws -> T {
+    /// Turns database and connection failures, and calls without an answer within the timeout,
+    /// into ``StorageError/unavailable(_:)``: the transaction was rolled back or never committed
+    /// (or its commit was not confirmed), so nothing is acknowledged.
+    private func unavailableOnFailure<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            return try await withDeadline(timeout, body)
         } catch let error as StorageError {
             throw error
         } catch {
             logger.warning("database call failed", metadata: ["error": "\(String(reflecting: error))"])
             throw StorageError.unavailable("the database is unavailable")
         }
+    }
+}
+
+/// Runs `body`, or throws ``StorageError/unavailable(_:)`` once `timeout` has passed (cancelling
+/// it): a database that has gone away must not hold requests forever.
+func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = try await group.next()!
+        group.cancelAll()
+        guard let value = first else { throw StorageError.unavailable("the database did not answer within \(timeout)") }
+        return value
     }
 }
 

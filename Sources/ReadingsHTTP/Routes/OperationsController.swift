@@ -13,7 +13,7 @@ struct OperationsController<Store: ReadingStore>: Sendable {
         router.on(APIRoute.ready.routerPath, method: .get) { _, _ in
             await store.isReady()
                 ? jsonResponse(ByteBuffer(string: "{\"status\":\"ready\"}"))
-                : jsonResponse(ByteBuffer(string: "{\"status\":\"starting\"}"), status: .serviceUnavailable)
+                : jsonResponse(ByteBuffer(string: "{\"status\":\"unavailable\"}"), status: .serviceUnavailable)
         }
     }
 }
