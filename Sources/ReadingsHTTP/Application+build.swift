@@ -29,6 +29,11 @@ public func buildApplication(
 func buildRouter(configuration: ServerConfiguration, store: some ReadingStore) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
+    if !configuration.apiKeys.isEmpty || !configuration.readAPIKeys.isEmpty {
+        router.add(
+            middleware: AuthMiddleware(
+                writeKeys: configuration.apiKeys.map { Array($0.utf8) }, readKeys: configuration.readAPIKeys.map { Array($0.utf8) }))
+    }
     router.add(middleware: FallbackMiddleware(routes: APIRoute.all))
     IngestController(store: store, configuration: configuration).register(on: router)
     DeviceController(store: store).register(on: router)

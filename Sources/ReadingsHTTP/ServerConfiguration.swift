@@ -8,6 +8,11 @@ public struct ServerConfiguration: Sendable {
     public var maxBodySize: Int
     /// Largest number of readings in one ingest request; this many is allowed.
     public var maxReadings: Int
+    /// API keys that may use every route; with these and ``readAPIKeys`` both empty, no key is
+    /// needed.
+    public var apiKeys: [String] = []
+    /// API keys that may read but not ingest.
+    public var readAPIKeys: [String] = []
 
     /// The contract's defaults: 127.0.0.1:3000, 16 MiB bodies, 100,000 readings per request.
     public init(

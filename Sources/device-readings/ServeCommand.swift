@@ -31,6 +31,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [LOG_LEVEL] (default: info)")
     var logLevel: String?
 
+    @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY on every route but /health and /ready; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)")
+    var apiKeys: [String] = []
+
+    @Option(name: .customLong("read-api-key"), help: "A key that may read but not ingest (403 on POST /ingest); repeatable [READ_API_KEYS] (comma-separated there) (default: none)")
+    var readAPIKeys: [String] = []
+
     @Option(help: "Persist to this directory (journal + snapshots); absent: memory only [DATA_DIR]")
     var dataDir: String?
 
@@ -67,6 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...10_000_000).contains(configuration.maxReadings) else {
             throw ValidationError("--max-readings must be 1...10000000")
         }
+        configuration.apiKeys = apiKeys.isEmpty ? Settings.list(settings.value("API_KEYS")) : apiKeys
+        configuration.readAPIKeys = readAPIKeys.isEmpty ? Settings.list(settings.value("READ_API_KEYS")) : readAPIKeys
         let levelName = logLevel ?? settings.value("LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ValidationError("unknown log level '\(levelName)'")

@@ -15,6 +15,11 @@ struct Settings {
         environment[key] ?? dotEnv[key]
     }
 
+    /// A comma-separated list (empty items dropped, spaces around items trimmed).
+    static func list(_ text: String?) -> [String] {
+        (text ?? "").split(separator: ",").map { String($0.trimmingSpaces()) }.filter { !$0.isEmpty }
+    }
+
     /// Parses `.env`: `KEY=VALUE` lines, `#` comments, optional `export `, optional quotes.
     static func parseDotEnv(_ text: String) -> [String: String] {
         var values: [String: String] = [:]

@@ -107,10 +107,11 @@ extension ServerProcess {
 
     /// One request on a fresh connection; returns the response head (status line and headers)
     /// and body.
-    func exchange(_ method: String, _ path: String, body: String) throws -> (head: String, body: String) {
+    func exchange(_ method: String, _ path: String, body: String, authorization: String? = nil) throws -> (head: String, body: String) {
         let connection = try connect()
         let payload = Array(body.utf8)
-        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        let auth = authorization.map { "Authorization: \($0)\r\n" } ?? ""
+        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(auth)Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
         connection.send(Array(head.utf8) + payload)
         let response = connection.receiveResponse()
         guard let split = response.range(of: "\r\n\r\n") else { return (response, "") }

@@ -13,7 +13,9 @@ import Testing
         #expect(serve.status == 0)
         for (flag, env) in [("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
                             ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL"), ("--data-dir", "DATA_DIR"),
-                            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY")] {
+                            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY"),
+                            ("--api-key", "API_KEYS"), ("--read-api-key", "READ_API_KEYS"), ("--postgres-url", "POSTGRES_URL"),
+                            ("--postgres-pool-size", "POSTGRES_POOL_SIZE")] {
             #expect(serve.output.contains(flag), "\(flag)")
             #expect(serve.output.contains("[\(env)]"), "\(env)")
         }
@@ -53,6 +55,18 @@ import Testing
         try await flagged.waitUntilServing()
         #expect(try await flagged.request("POST", "/ingest", body: three).0 == 202)
         #expect(try await flagged.stop() == 0)
+    }
+
+    @Test func apiKeysComeFromTheEnvironmentAsACommaSeparatedList() async throws {
+        let server = try ServerProcess(environment: ["API_KEYS": "first, second", "READ_API_KEYS": "reader"])
+        try await server.waitUntilServing()
+        #expect(try await server.request("GET", "/devices/x").0 == 401)
+        for key in ["first", "second", "reader"] {
+            let (head, _) = try server.exchange("GET", "/devices/x", body: "", authorization: "Bearer \(key)")
+            #expect(head.hasPrefix("HTTP/1.1 404"), "\(key): \(head)")
+        }
+        #expect(server.log.contains("first") == false && server.log.contains("second") == false, "keys must not be logged")
+        #expect(try await server.stop() == 0)
     }
 
     @Test(arguments: [SIGTERM, SIGINT])

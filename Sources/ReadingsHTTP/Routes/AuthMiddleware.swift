@@ -1,0 +1,58 @@
+import Hummingbird
+
+/// API keys: when any are configured, every route but `/health` and `/ready` needs
+/// `Authorization: Bearer KEY`. Keys are compared in constant time (every configured key is
+/// compared in full, whatever matches), and never logged. A read-only key may use every route
+/// but `POST /ingest`, which answers it `403 FORBIDDEN`; a missing or unknown key gets
+/// `401 UNAUTHORIZED` with `WWW-Authenticate: Bearer`.
+struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let writeKeys: [[UInt8]]
+    let readKeys: [[UInt8]]
+
+    /// Routes that answer without a key: probes for load balancers and orchestrators.
+    static var openPaths: Set<String> { [APIRoute.health.template, APIRoute.ready.template] }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let token = Self.bearerToken(request.headers[.authorization]) else {
+            throw APIError(
+                .unauthorized, "UNAUTHORIZED", "this server needs an API key: send Authorization: Bearer <key>",
+                headers: [.wwwAuthenticate: "Bearer"])
+        }
+        let isWriteKey = Self.matchesAny(token, writeKeys)
+        let isReadKey = Self.matchesAny(token, readKeys)
+        guard isWriteKey || isReadKey else {
+            throw APIError(
+                .unauthorized, "UNAUTHORIZED", "the API key is not valid",
+                headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+        }
+        if !isWriteKey && request.method == APIRoute.ingest.method && request.uri.path == APIRoute.ingest.template {
+            throw APIError(.forbidden, "FORBIDDEN", "this API key may read but not ingest")
+        }
+        return try await next(request, context)
+    }
+
+    /// The token of `Bearer <token>` (scheme case-insensitive), or nil.
+    static func bearerToken(_ header: String?) -> [UInt8]? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].drop(while: { $0 == " " })
+        return token.isEmpty ? nil : Array(token.utf8)
+    }
+
+    /// Whether `token` equals one of `keys`, taking the same time whichever matches.
+    static func matchesAny(_ token: [UInt8], _ keys: [[UInt8]]) -> Bool {
+        var found: UInt8 = 0
+        for key in keys {
+            var difference = UInt8(truncatingIfNeeded: token.count ^ key.count)
+            for i in 0..<key.count {
+                difference |= key[i] ^ (i < token.count ? token[i] : 0)
+            }
+            found |= difference == 0 ? 1 : 0
+        }
+        return found == 1
+    }
+}

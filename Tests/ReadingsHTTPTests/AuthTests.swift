@@ -1,0 +1,70 @@
+import HTTPTypes
+import HummingbirdTesting
+import Hummingbird
+import NIOCore
+import Testing
+
+@testable import ReadingsHTTP
+
+/// API keys: every case of the Authorization header, read-only keys, open probes.
+@Suite struct AuthTests {
+    func withKeys(_ engine: Engine, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await withApp(engine, configure: { $0.apiKeys = ["write-key", "second-key"]; $0.readAPIKeys = ["read-key"] }, body)
+    }
+
+    func headers(_ authorization: String?) -> HTTPFields {
+        var headers = jsonHeaders
+        if let authorization { headers[.authorization] = authorization }
+        return headers
+    }
+
+    @Test(arguments: Engine.allCases, [nil, "Basic d3JpdGUta2V5", "Bearer", "Bearer wrong-key", "Bearer write-ke", "Bearer write-key2", "write-key"])
+    func missingOrWrongKeysAre401(engine: Engine, authorization: String?) async throws {
+        try await withKeys(engine) { client in
+            for (uri, method) in [("/ingest", HTTPRequest.Method.post), ("/devices/d", .get), ("/devices/d/latest_timestamp", .get), ("/nope", .get)] {
+                let body = method == .post ? ByteBuffer(string: ingestBody("d", [("2024-01-01T00:00:00Z", 1)])) : nil
+                let response = try await client.execute(uri: uri, method: method, headers: headers(authorization), body: body)
+                #expect(response.status == .unauthorized, "\(method) \(uri) with \(authorization ?? "no header")")
+                #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+                #expect(try response.json["error"]?["code"]?.string == "UNAUTHORIZED")
+            }
+            let stored = try await client.execute(uri: "/devices/d", method: .get, headers: headers("Bearer write-key"))
+            #expect(stored.status == .notFound)
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func writeKeysIngestReadKeysOnlyRead(engine: Engine) async throws {
+        try await withKeys(engine) { client in
+            let body = ByteBuffer(string: ingestBody("d", [("2024-01-01T00:00:00Z", 4)]))
+            let forbidden = try await client.execute(uri: "/ingest", method: .post, headers: headers("Bearer read-key"), body: body)
+            #expect(forbidden.status == .forbidden)
+            #expect(try forbidden.json["error"]?["code"]?.string == "FORBIDDEN")
+            let accepted = try await client.execute(uri: "/ingest", method: .post, headers: headers("bearer second-key"), body: body)
+            #expect(accepted.status == .accepted)
+            for key in ["read-key", "write-key"] {
+                let read = try await client.execute(uri: "/devices/d/cumulative_count", method: .get, headers: headers("Bearer \(key)"))
+                #expect(read.text == #"{"cumulative_count":4}"#)
+            }
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func probesNeedNoKey(engine: Engine) async throws {
+        try await withKeys(engine) { client in
+            let health = try await client.get("/health")
+            let ready = try await client.get("/ready")
+            #expect(health.status == .ok)
+            #expect(ready.status == .ok)
+        }
+    }
+
+    @Test func comparisonIsExact() {
+        let keys = [Array("abc".utf8), Array("xyz1".utf8)]
+        #expect(AuthMiddleware<BasicRequestContext>.matchesAny(Array("abc".utf8), keys))
+        #expect(AuthMiddleware<BasicRequestContext>.matchesAny(Array("xyz1".utf8), keys))
+        for wrong in ["ab", "abcd", "abd", "", "xyz", "xyz12", "ABC"] {
+            #expect(!AuthMiddleware<BasicRequestContext>.matchesAny(Array(wrong.utf8), keys), "\(wrong)")
+        }
+    }
+}
