@@ -103,15 +103,16 @@ struct IngestResponseWriter {
         case (.valid, .accepted?):
             out.put(",\"status\":202,\"success\":true}")
             return
+        // Failures: status, `success`, `code` and the opening of `error`, then the message.
         case (.valid, .duplicate?):
-            failure(",\"status\":409,\"success\":false,\"code\":\"DUPLICATE_READING\",\"error\":\"", into: &out)
+            out.put(",\"status\":409,\"success\":false,\"code\":\"DUPLICATE_READING\",\"error\":\"")
             out.put("A reading for device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
             out.put(" at ")
             writeSpan(item.timestampSpan!, into: &out)
             out.put(" has already been recorded. Duplicates are not allowed.")
         case (.valid, .conflicting(let existing)?):
-            failure(",\"status\":409,\"success\":false,\"code\":\"CONFLICTING_READING\",\"error\":\"", into: &out)
+            out.put(",\"status\":409,\"success\":false,\"code\":\"CONFLICTING_READING\",\"error\":\"")
             out.put("A reading for device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
             out.put(" at ")
@@ -122,31 +123,25 @@ struct IngestResponseWriter {
             out.putDecimal(parsed.readings[reading].count)
             out.put(" was not stored. The first reading stays.")
         case (.valid, .overflow?):
-            failure(",\"status\":422,\"success\":false,\"code\":\"COUNT_OVERFLOW\",\"error\":\"", into: &out)
+            out.put(",\"status\":422,\"success\":false,\"code\":\"COUNT_OVERFLOW\",\"error\":\"")
             out.put("count ")
             out.putDecimal(parsed.readings[reading].count)
             out.put(" would push the cumulative count of device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
             out.put(" past 9223372036854775807 (2^63-1); the reading was not stored")
         case (.notAnObject(let kind), _):
-            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_READING\",\"error\":\"", into: &out)
+            out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_READING\",\"error\":\"")
             out.putEscaped("each element of readings must be an object, not \(kind.phrase)")
         case (.invalidTimestamp(let error), _):
-            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_TIMESTAMP\",\"error\":\"", into: &out)
+            out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_TIMESTAMP\",\"error\":\"")
             out.putEscaped(error.message)
         case (.invalidCount(let error), _):
-            failure(",\"status\":422,\"success\":false,\"code\":\"INVALID_COUNT\",\"error\":\"", into: &out)
+            out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_COUNT\",\"error\":\"")
             out.putEscaped(error.message)
         case (.valid, nil):
             preconditionFailure("a valid reading without an outcome")
         }
         out.put("\"}")
-    }
-
-    /// Writes the status, `success`, `code` and the opening of `error` (the message follows).
-    @inline(__always)
-    private func failure(_ fields: StaticString, into out: inout RawJSONWriter) {
-        out.put(fields)
     }
 
     private func writeSpan(_ span: Range<Int>, into out: inout RawJSONWriter) {
