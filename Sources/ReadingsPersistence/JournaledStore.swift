@@ -106,9 +106,16 @@ public final class JournaledStore: ReadingStore, Service {
         state.withLock { $0.memory != nil && $0.journal?.hasFailed == false }
     }
 
-    /// The engine's statistics, when open.
-    public func statistics() -> StoreStatistics? {
-        state.withLock { $0.memory }?.statistics()
+    public func buckets(of device: DeviceID, grid: BucketGrid) async throws -> [BucketTotal]? {
+        try open().0.buckets(of: device, grid: grid)
+    }
+
+    public func devices(after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
+        try open().0.devices(after: after, prefix: prefix, limit: limit)
+    }
+
+    public func statistics() async throws -> StoreStatistics {
+        try open().0.statistics()
     }
 
     /// The journal's syncs and their total seconds, when open.

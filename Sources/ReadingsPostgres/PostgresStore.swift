@@ -201,6 +201,105 @@ public final class PostgresStore: ReadingStore, Service {
         }
     }
 
+    public func buckets(of device: DeviceID, grid: BucketGrid) async throws -> [BucketTotal]? {
+        let id = device.string
+        let from = grid.range.from?.nanoseconds ?? .min
+        let to = grid.range.to?.nanoseconds ?? .min
+        let origin = grid.start.nanoseconds
+        let step = grid.step
+        // `instant - origin` fits in bigint unless the grid spans more than 2^63 ns (steps of
+        // centuries): then it is computed in numeric.
+        let spanFits = !Int64(grid.count).multipliedReportingOverflow(by: step).overflow
+        return try await unavailableOnFailure { [client, logger] in
+            var found = false
+            var totals = [BucketTotal](repeating: BucketTotal(), count: grid.count)
+            let rows =
+                spanFits
+                ? try await client.query(
+                    """
+                    SELECT b.bucket, b.total, b.n FROM devices d
+                    LEFT JOIN LATERAL (
+                      SELECT (instant - \(origin)) / \(step) AS bucket, sum(count)::bigint AS total, count(*) AS n
+                      FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
+                    ) b ON true
+                    WHERE d.device_id = \(id) AND d.readings > 0
+                    """, logger: logger)
+                : try await client.query(
+                    """
+                    SELECT b.bucket, b.total, b.n FROM devices d
+                    LEFT JOIN LATERAL (
+                      SELECT div(instant::numeric - \(origin), \(step))::bigint AS bucket, sum(count)::bigint AS total, count(*) AS n
+                      FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
+                    ) b ON true
+                    WHERE d.device_id = \(id) AND d.readings > 0
+                    """, logger: logger)
+            for try await (bucket, total, n) in rows.decode((Int64?, Int64?, Int64?).self) {
+                found = true
+                if let bucket, let total, let n { totals[Int(bucket)] = BucketTotal(count: total, readings: Int(n)) }
+            }
+            return found ? totals : nil
+        }
+    }
+
+    public func devices(after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
+        let after = after?.string ?? ""
+        let lower = String(decoding: prefix, as: UTF8.self)
+        let upper = PostgresStore.upperBound(ofPrefix: lower)
+        return try await unavailableOnFailure { [client, logger] in
+            // The primary key's index gives the order and the range; LIMIT stops the scan.
+            var entries: [DeviceListEntry] = []
+            for try await (id, latest, cumulative, count) in try await client.query(
+                """
+                SELECT device_id, latest, cumulative, readings FROM devices
+                WHERE device_id > \(after) AND device_id >= \(lower) AND (\(upper)::text IS NULL OR device_id < \(upper)::text)
+                  AND readings > 0
+                ORDER BY device_id LIMIT \(limit + 1)
+                """, logger: logger
+            ).decode((String, Int64, Int64, Int64).self) {
+                // Ids were validated on the way in.
+                guard let id = try? DeviceID(validating: Array(id.utf8)) else { continue }
+                entries.append(
+                    DeviceListEntry(
+                        id: id,
+                        summary: DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))))
+            }
+            let hasMore = entries.count > limit
+            if hasMore { entries.removeLast() }
+            return DeviceList(devices: entries, hasMore: hasMore)
+        }
+    }
+
+    /// The least string greater than every string that starts with `prefix` (its last scalar
+    /// incremented, skipping surrogates; scalars already at U+10FFFF dropped), or nil when there
+    /// is none. In byte order, which is scalar order, `prefix ≤ s < upper` is "s starts with prefix".
+    static func upperBound(ofPrefix prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            let next = last.value == 0xD7FF ? 0xE000 : last.value + 1
+            if let scalar = Unicode.Scalar(next) {
+                scalars.append(scalar)
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars)
+                return String(view)
+            }
+        }
+        return nil
+    }
+
+    /// Counted in the database (a scan of the device table); no readings are held in memory.
+    public func statistics() async throws -> StoreStatistics {
+        try await unavailableOnFailure { [client, logger] in
+            var statistics = StoreStatistics()
+            for try await (devices, readings) in try await client.query(
+                "SELECT count(*), coalesce(sum(readings), 0)::bigint FROM devices WHERE readings > 0", logger: logger
+            ).decode((Int64, Int64).self) {
+                statistics.devices = Int(devices)
+                statistics.readings = Int(readings)
+            }
+            return statistics
+        }
+    }
+
     public func isReady() async -> Bool {
         ready.withLock { $0 }
     }

@@ -21,8 +21,45 @@ public protocol ReadingStore: Sendable {
     /// summary at the same moment; nil when the device has no reading.
     func readings(of device: DeviceID, in range: InstantRange, limit: Int) async throws -> DeviceReadings?
 
+    /// The device's readings in `grid.range` summed per bucket of `grid` (exactly `grid.count`
+    /// totals, empty buckets as zeros), or nil when the device has no reading.
+    func buckets(of device: DeviceID, grid: BucketGrid) async throws -> [BucketTotal]?
+
+    /// Devices in id order (UTF-8 byte order): those after `after` (exclusive) whose id starts
+    /// with `prefix` (all when empty), at most `limit`, each with its summary.
+    func devices(after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList
+
     /// Whether the engine is open and recovered and can serve (for `/ready`).
     func isReady() async -> Bool
+
+    /// Devices and readings stored and the bytes they occupy, for `/metrics`.
+    func statistics() async throws -> StoreStatistics
+}
+
+/// A page of the device listing.
+public struct DeviceList: Hashable, Sendable {
+    /// The devices of the page in id order, each with its summary at the moment it was read.
+    public var devices: [DeviceListEntry]
+    /// Whether more devices match after the page's last.
+    public var hasMore: Bool
+
+    /// Creates a page.
+    public init(devices: [DeviceListEntry], hasMore: Bool) {
+        self.devices = devices
+        self.hasMore = hasMore
+    }
+}
+
+/// One device of the listing.
+public struct DeviceListEntry: Hashable, Sendable {
+    public var id: DeviceID
+    public var summary: DeviceSummary
+
+    /// Creates an entry.
+    public init(id: DeviceID, summary: DeviceSummary) {
+        self.id = id
+        self.summary = summary
+    }
 }
 
 /// A page of one device's readings, read at one consistent moment.
@@ -47,4 +84,20 @@ public enum StorageError: Error, Hashable, Sendable {
     /// The engine cannot serve now (database down, disk full); nothing of the call was applied.
     /// Retrying later may succeed.
     case unavailable(String)
+}
+
+/// What a store holds, for metrics and benchmarks.
+public struct StoreStatistics: Hashable, Sendable {
+    /// Devices with at least one reading.
+    public var devices = 0
+    /// Readings stored.
+    public var readings = 0
+    /// Sealed blocks.
+    public var blocks = 0
+    /// Bytes the engine's structures occupy in this process (0 for an engine that keeps its
+    /// readings elsewhere, such as PostgreSQL).
+    public var memoryBytes = 0
+
+    /// Creates empty statistics.
+    public init() {}
 }

@@ -7,7 +7,7 @@ import Testing
 
 /// Unknown routes, wrong methods, and the operational routes.
 @Suite struct RoutingTests {
-    @Test(arguments: Engine.allCases, ["/", "/nope", "/devices", "/devices/x/y", "/ingest/extra", "/devices/x/latest"])
+    @Test(arguments: Engine.allCases, ["/nope", "/devices/x/y", "/devices/x/buckets/y", "/ingest/extra", "/devices/x/latest"])
     func unknownRouteListsEveryRoute(engine: Engine, path: String) async throws {
         try await withApp(engine) { client in
             let response = try await client.get(path)
@@ -27,6 +27,7 @@ import Testing
                 ("/ingest", .get, "POST"), ("/ingest", .put, "POST"), ("/ingest", .delete, "POST"),
                 ("/devices/x", .post, "GET, HEAD"), ("/devices/x/latest_timestamp", .delete, "GET, HEAD"),
                 ("/devices/x/cumulative_count", .patch, "GET, HEAD"), ("/health", .post, "GET, HEAD"),
+                ("/devices", .post, "GET, HEAD"), ("/devices/x/buckets", .put, "GET, HEAD"),
             ]
             for (path, method, allow) in cases {
                 let response = try await client.execute(uri: path, method: method)

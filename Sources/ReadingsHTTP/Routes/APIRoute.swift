@@ -30,12 +30,14 @@ struct APIRoute: Sendable {
     }
 
     static let ingest = APIRoute(method: .post, template: "/ingest")
+    static let devices = APIRoute(method: .get, template: "/devices")
     static let device = APIRoute(method: .get, template: "/devices/{id}")
     static let latestTimestamp = APIRoute(method: .get, template: "/devices/{id}/latest_timestamp")
     static let cumulativeCount = APIRoute(method: .get, template: "/devices/{id}/cumulative_count")
+    static let buckets = APIRoute(method: .get, template: "/devices/{id}/buckets")
     static let health = APIRoute(method: .get, template: "/health")
     static let ready = APIRoute(method: .get, template: "/ready")
 
     /// Every route, in the order the 404 body lists them.
-    static let all: [APIRoute] = [ingest, device, latestTimestamp, cumulativeCount, health, ready]
+    static let all: [APIRoute] = [ingest, devices, device, latestTimestamp, cumulativeCount, buckets, health, ready]
 }

@@ -3,13 +3,17 @@ import NIOCore
 import ReadingsDomain
 import ReadingsStorage
 
-/// The per-device reads: `GET /devices/{id}`, `/latest_timestamp`, `/cumulative_count`.
+/// The reads: `GET /devices` (the listing), `GET /devices/{id}`, `/latest_timestamp`,
+/// `/cumulative_count` and `/buckets`.
 struct DeviceController<Store: ReadingStore>: Sendable {
     let store: Store
 
     /// Default and bounds of `limit` for `GET /devices/{id}`.
     static var defaultLimit: Int { 10_000 }
     static var limitRange: ClosedRange<Int> { 1...100_000 }
+    /// Default and bounds of `limit` for `GET /devices`.
+    static var listDefaultLimit: Int { 100 }
+    static var listLimitRange: ClosedRange<Int> { 1...10_000 }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.on(APIRoute.latestTimestamp.routerPath, method: .get) { _, context in
@@ -31,6 +35,91 @@ struct DeviceController<Store: ReadingStore>: Sendable {
         router.on(APIRoute.device.routerPath, method: .get) { request, context in
             try await device(request, try deviceID(context))
         }
+        router.on(APIRoute.devices.routerPath, method: .get) { request, _ in
+            try await list(request)
+        }
+        router.on(APIRoute.buckets.routerPath, method: .get) { request, context in
+            try await buckets(request, try deviceID(context))
+        }
+    }
+
+    /// `GET /devices`: a page of the fleet in id order.
+    private func list(_ request: Request) async throws -> Response {
+        let query = try QueryParameters(request.uri.query)
+        let limit = try query.integer("limit", in: Self.listLimitRange, default: Self.listDefaultLimit)
+        let after = try query.deviceID("after")
+        // An empty prefix is no filter; otherwise it must be the start of a possible id.
+        let prefix = query.bytes("prefix") ?? []
+        if !prefix.isEmpty {
+            do throws(DeviceIDError) {
+                _ = try DeviceID(validating: prefix)
+            } catch {
+                throw APIError.invalidParameter("prefix cannot start a device id: \(error.message)")
+            }
+        }
+        let page = try await withStorage { try await store.devices(after: after, prefix: prefix, limit: limit) }
+        var out = ByteBuffer()
+        out.reserveCapacity(64 + page.devices.count * 120)
+        out.writeStaticString("{\"devices\":[")
+        for (i, entry) in page.devices.enumerated() {
+            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeStaticString("{\"id\":")
+            out.writeJSONString(entry.id.utf8)
+            out.writeStaticString(",\"latest_timestamp\":")
+            out.writeJSONInstant(entry.summary.latest)
+            out.writeStaticString(",\"cumulative_count\":")
+            out.writeDecimal(entry.summary.cumulativeCount)
+            out.writeStaticString(",\"readings\":")
+            out.writeDecimal(entry.summary.readingCount)
+            out.writeInteger(UInt8(ascii: "}"))
+        }
+        out.writeInteger(UInt8(ascii: "]"))
+        if page.hasMore, let last = page.devices.last {
+            out.writeStaticString(",\"next\":")
+            var url = "/devices?limit=\(limit)&after=\(PercentEncoding.encode(last.id.utf8))"
+            if !prefix.isEmpty { url += "&prefix=\(PercentEncoding.encode(prefix))" }
+            out.writeJSONString(url)
+        }
+        out.writeInteger(UInt8(ascii: "}"))
+        return jsonResponse(out)
+    }
+
+    /// `GET /devices/{id}/buckets`: counts summed per UTC-aligned bucket.
+    private func buckets(_ request: Request, _ id: DeviceID) async throws -> Response {
+        let query = try QueryParameters(request.uri.query)
+        guard let from = try query.instant("from") else { throw APIError.invalidParameter("from is required") }
+        guard let to = try query.instant("to") else { throw APIError.invalidParameter("to is required") }
+        guard let stepText = query.string("step") else { throw APIError.invalidParameter("step is required") }
+        guard let step = BucketStep(stepText) else {
+            throw APIError.invalidParameter(
+                "step must be a whole number from 1 followed by s, m, h or d, such as 15m or 1h (got '\(stepText)')")
+        }
+        let grid: BucketGrid
+        do throws(BucketGridError) {
+            grid = try BucketGrid(from: from, to: to, step: step)
+        } catch {
+            throw APIError.invalidParameter(error.message)
+        }
+        guard let totals = try await withStorage({ try await store.buckets(of: id, grid: grid) }) else {
+            throw APIError.deviceNotFound(id.string)
+        }
+        var out = ByteBuffer()
+        out.reserveCapacity(64 + totals.count * 64)
+        out.writeStaticString("{\"step\":")
+        out.writeJSONString(step.text)
+        out.writeStaticString(",\"buckets\":[")
+        for (i, total) in totals.enumerated() {
+            if i > 0 { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeStaticString("{\"start\":")
+            out.writeJSONInstant(grid.start(ofBucket: i))
+            out.writeStaticString(",\"count\":")
+            out.writeDecimal(total.count)
+            out.writeStaticString(",\"readings\":")
+            out.writeDecimal(total.readings)
+            out.writeInteger(UInt8(ascii: "}"))
+        }
+        out.writeStaticString("]}")
+        return jsonResponse(out)
     }
 
     private func summary(_ id: DeviceID) async throws -> DeviceSummary {

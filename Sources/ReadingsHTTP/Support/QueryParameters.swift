@@ -43,6 +43,21 @@ struct QueryParameters {
         }
     }
 
+    /// `name` as raw decoded bytes.
+    func bytes(_ name: String) -> [UInt8]? {
+        values[name]
+    }
+
+    /// `name` as a device id (checked against the id rules).
+    func deviceID(_ name: String) throws(APIError) -> DeviceID? {
+        guard let bytes = values[name] else { return nil }
+        do throws(DeviceIDError) {
+            return try DeviceID(validating: bytes)
+        } catch {
+            throw .invalidParameter("\(name) is not a device id: \(error.message)")
+        }
+    }
+
     /// `name` as a whole number in `range`, or `defaultValue` when absent.
     func integer(_ name: String, in range: ClosedRange<Int>, default defaultValue: Int) throws(APIError) -> Int {
         guard let bytes = values[name] else { return defaultValue }

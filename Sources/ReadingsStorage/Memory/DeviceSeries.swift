@@ -224,15 +224,10 @@ struct DeviceSeries {
 
     /// Up to `limit` readings in `range`, and the instant of the next one beyond the limit.
     func readings(in range: InstantRange, limit: Int) -> ([Reading], Instant?) {
-        if range.isEmpty || limit <= 0 { return ([], nil) }
-        let from = range.from?.nanoseconds ?? .min
-        let to = range.to?.nanoseconds
+        if limit <= 0 { return ([], nil) }
         var page: [Reading] = []
         var next: Instant? = nil
-        /// Adds a reading in range; false once the page is full (and `next` is known).
-        func take(_ t: Int64, _ c: UInt64) -> Bool {
-            if t < from { return true }
-            if let to, t >= to { return false }
+        visit(in: range) { t, c in
             if page.count == limit {
                 next = Instant(nanoseconds: t)
                 return false
@@ -240,12 +235,27 @@ struct DeviceSeries {
             page.append(Reading(instant: Instant(nanoseconds: t), count: c))
             return true
         }
+        return (page, next)
+    }
+
+    /// Calls `body` with each reading in `range` (instant in nanoseconds, count), ascending,
+    /// until it returns false. Decodes only the blocks that overlap the range.
+    func visit(in range: InstantRange, _ body: (Int64, UInt64) -> Bool) {
+        if range.isEmpty { return }
+        let from = range.from?.nanoseconds ?? .min
+        let to = range.to?.nanoseconds
+        /// Passes on a reading in range; false once past the range or told to stop.
+        func take(_ t: Int64, _ c: UInt64) -> Bool {
+            if t < from { return true }
+            if let to, t >= to { return false }
+            return body(t, c)
+        }
         var instants: [Int64] = []
         var counts: [UInt64] = []
         var block = blockIndex(coveringOrAfter: from)
         while block < index.count {
             let info = index[block]
-            if let to, info.first >= to { return (page, nil) }
+            if let to, info.first >= to { return }
             instants.removeAll(keepingCapacity: true)
             counts.removeAll(keepingCapacity: true)
             arena.withUnsafeBufferPointer { bytes in
@@ -253,11 +263,10 @@ struct DeviceSeries {
                     UnsafeBufferPointer(rebasing: bytes[Int(info.offset)..<Int(info.offset) + Int(info.length)]),
                     first: info.first, count: Int(info.count), instants: &instants, counts: &counts)
             }
-            for i in instants.indices where !take(instants[i], counts[i]) { return (page, next) }
+            for i in instants.indices where !take(instants[i], counts[i]) { return }
             block += 1
         }
-        for reading in head where !take(reading.instant.nanoseconds, reading.count) { return (page, next) }
-        return (page, next)
+        for reading in head where !take(reading.instant.nanoseconds, reading.count) { return }
     }
 }
 

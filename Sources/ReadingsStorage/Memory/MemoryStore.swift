@@ -12,6 +12,8 @@ import Synchronization
 public final class MemoryStore: ReadingStore {
     private let shards: [Shard]
     private let shardMask: Int
+    /// Every id in byte order, for the device listing.
+    private let directory = DeviceDirectory()
 
     /// Creates an empty store with `2^shardBits` shards.
     public init(shardBits: Int = 6) {
@@ -47,7 +49,10 @@ public final class MemoryStore: ReadingStore {
     ) -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         return shard(for: device).state.withLock { state in
+            let known = state.devices.count
             let outcomes = state.devices[device, default: DeviceSeries()].insert(readings, scratch: &state.scratch)
+            // The first reading of a new device is always accepted, so it now exists.
+            if state.devices.count != known { directory.add(device) }
             whileLocked(outcomes)
             return outcomes
         }
@@ -64,7 +69,9 @@ public final class MemoryStore: ReadingStore {
 
     /// Puts a device's series back as a snapshot held it (recovery, before serving).
     public func restore(_ series: StoredSeries, for device: DeviceID) {
-        shard(for: device).state.withLock { $0.devices[device] = series.series }
+        shard(for: device).state.withLock { state in
+            if state.devices.updateValue(series.series, forKey: device) == nil { directory.add(device) }
+        }
     }
 
     public func summary(of device: DeviceID) -> DeviceSummary? {
@@ -79,13 +86,39 @@ public final class MemoryStore: ReadingStore {
         }
     }
 
+    public func buckets(of device: DeviceID, grid: BucketGrid) -> [BucketTotal]? {
+        shard(for: device).state.withLock { state in
+            guard let series = state.devices[device], series.count > 0 else { return nil }
+            var totals = [BucketTotal](repeating: BucketTotal(), count: grid.count)
+            series.visit(in: grid.range) { t, c in
+                let bucket = grid.bucket(of: t)
+                totals[bucket].count += Int64(c)
+                totals[bucket].readings += 1
+                return true
+            }
+            return totals
+        }
+    }
+
+    public func devices(after: DeviceID?, prefix: [UInt8], limit: Int) -> DeviceList {
+        let (ids, hasMore) = directory.page(after: after, prefix: prefix, limit: limit)
+        var entries: [DeviceListEntry] = []
+        entries.reserveCapacity(ids.count)
+        for id in ids {
+            // Each device's summary at the moment its shard is visited.
+            if let summary = summary(of: id) { entries.append(DeviceListEntry(id: id, summary: summary)) }
+        }
+        return DeviceList(devices: entries, hasMore: hasMore)
+    }
+
     public func isReady() -> Bool { true }
 
-    /// Devices and readings stored, and the bytes the engine's tables, heads, block indexes and
-    /// blocks occupy (estimated from capacities; ids counted at their byte length plus an array
-    /// header).
+    /// Devices and readings stored, and the bytes the engine's tables, heads, block indexes,
+    /// blocks and id directory occupy (estimated from capacities; ids counted at their byte
+    /// length plus an array header).
     public func statistics() -> StoreStatistics {
         var statistics = StoreStatistics()
+        statistics.memoryBytes = directory.memoryBytes
         for shard in shards {
             shard.state.withLock { state in
                 statistics.devices += state.devices.count
@@ -107,19 +140,4 @@ public final class MemoryStore: ReadingStore {
 /// `DeviceSeries+Serialization.swift`), which snapshots use.
 public struct StoredSeries: Sendable {
     var series: DeviceSeries
-}
-
-/// What a store holds, for metrics and benchmarks.
-public struct StoreStatistics: Hashable, Sendable {
-    /// Devices with at least one reading.
-    public var devices = 0
-    /// Readings stored.
-    public var readings = 0
-    /// Sealed blocks.
-    public var blocks = 0
-    /// Bytes the engine's structures occupy.
-    public var memoryBytes = 0
-
-    /// Creates empty statistics.
-    public init() {}
 }
