@@ -1,0 +1,71 @@
+import ReadingsDomain
+import ReadingsTestSupport
+import Testing
+
+@testable import ReadingsStorage
+
+/// The memory engine's listing (its id directory) and buckets against plain models.
+@Suite("MemoryStore listing and buckets")
+struct FleetQueryTests {
+    @Test("pages of the listing are the sorted model's, across directory merges", arguments: [UInt64(1), 2, 3])
+    func listingMatchesSortedModel(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let store = MemoryStore(shardBits: 2)
+        // More ids than one merge threshold, created in random order, some multi-byte.
+        let alphabet: [String] = ["a", "b", "é", "z", "0", "\u{10FFFF}", "ab"]
+        var model: [[UInt8]: Int] = [:]
+        for n in 0..<(DeviceDirectory.mergeThreshold + 1500) {
+            let length = Int.random(in: 1...4, using: &random)
+            let text = (0..<length).map { _ in alphabet.randomElement(using: &random)! }.joined()
+            let id = device(text)
+            _ = store.ingest([reading(Int64(n), 1)], for: id)
+            model[id.utf8, default: 0] += 1
+            // Listing in the middle of creation merges the pending ids early.
+            if Int.random(in: 0..<2000, using: &random) == 0 { _ = store.devices(after: nil, prefix: [], limit: 1) }
+        }
+        let sorted = model.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        for prefix in ["", "a", "é", "ab", "\u{10FFFF}", "q"] {
+            let expected = sorted.filter { $0.starts(with: Array(prefix.utf8)) }
+            var seen: [[UInt8]] = []
+            var after: DeviceID? = nil
+            while true {
+                let page = store.devices(after: after, prefix: Array(prefix.utf8), limit: 97)
+                seen += page.devices.map(\.id.utf8)
+                #expect(page.devices.allSatisfy { $0.summary.readingCount == model[$0.id.utf8] })
+                guard page.hasMore else { break }
+                after = page.devices.last?.id
+            }
+            #expect(seen == expected, "prefix \(prefix)")
+        }
+        #expect(store.statistics().devices == model.count)
+    }
+
+    @Test("buckets equal the model's sums, for random readings and grids", arguments: [UInt64(7), 8, 9])
+    func bucketsMatchModel(seed: UInt64) throws {
+        var random = SplitMix64(seed: seed)
+        let store = MemoryStore()
+        let id = device("b")
+        var model = DeviceModel()
+        // Enough readings for sealed blocks, late ones re-encoding them, at second precision.
+        for _ in 0..<5000 {
+            let r = reading(Int64.random(in: -50_000...50_000, using: &random), UInt64.random(in: 0...9, using: &random))
+            _ = model.insert(r)
+            _ = store.ingest([r], for: id)
+        }
+        for _ in 0..<50 {
+            let from = Int64.random(in: -60_000...60_000, using: &random)
+            let to = from + Int64.random(in: 0...40_000, using: &random)
+            let step = try #require(BucketStep("\(Int.random(in: 1...90, using: &random))m"))
+            let grid = try BucketGrid(from: at(from), to: at(to), step: step)
+            var expected = [BucketTotal](repeating: BucketTotal(), count: grid.count)
+            for r in model.sorted where r.instant >= at(from) && r.instant < at(to) {
+                let bucket = Int((r.instant.nanoseconds - grid.start.nanoseconds) / step.nanoseconds)
+                expected[bucket].count += Int64(r.count)
+                expected[bucket].readings += 1
+            }
+            #expect(store.buckets(of: id, grid: grid) == expected)
+            #expect(grid.start.nanoseconds <= at(from).nanoseconds && grid.start.nanoseconds % step.nanoseconds == 0)
+        }
+        #expect(store.buckets(of: device("nope"), grid: try BucketGrid(from: at(0), to: at(1), step: BucketStep("1s")!)) == nil)
+    }
+}
