@@ -13,6 +13,15 @@ public struct ServerConfiguration: Sendable {
     public var apiKeys: [String] = []
     /// API keys that may read but not ingest.
     public var readAPIKeys: [String] = []
+    /// Whether `GET /metrics` needs a key too (when keys are configured).
+    public var metricsAuth = false
+    /// A connection with no request in progress for this long is closed; this includes a
+    /// client still sending a request's head (slowloris). nil: never.
+    public var idleTimeout: Duration? = .seconds(30)
+    /// Connections served at once; more wait in the kernel's accept queue. nil: no limit.
+    public var maxConnections: Int? = 1024
+    /// Largest request head (request line and headers) in bytes.
+    public var maxHeaderSize = 16 * 1024
 
     /// The contract's defaults: 127.0.0.1:3000, 16 MiB bodies, 100,000 readings per request.
     public init(

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 
@@ -25,6 +26,7 @@ public final class Journal: @unchecked Sendable {
     /// A segment that reaches this size is closed and a new one started.
     public let segmentLimit: Int
     private let logger: Logger
+    private let metrics: JournalMetrics
 
     private let condition = NSCondition()
     /// Framed records not yet handed to the writer (guarded).
@@ -59,7 +61,11 @@ public final class Journal: @unchecked Sendable {
     public static let formatVersion: UInt32 = 1
 
     /// Opens a new segment numbered `segment` in `directory` and starts the writer.
-    public init(directory: URL, firstSegment segment: UInt64, policy: SyncPolicy, segmentLimit: Int = 64 << 20, logger: Logger) throws {
+    public init(
+        directory: URL, firstSegment segment: UInt64, policy: SyncPolicy, segmentLimit: Int = 64 << 20,
+        metrics: JournalMetrics = JournalMetrics(), logger: Logger
+    ) throws {
+        self.metrics = metrics
         self.directory = directory
         self.policy = policy
         self.segmentLimit = segmentLimit
@@ -87,6 +93,7 @@ public final class Journal: @unchecked Sendable {
         let before = pending.count
         RecordFrame.append(to: &pending, encode)
         appended += UInt64(pending.count - before)
+        metrics.appends?.increment()
         condition.signal()
         return appended
     }
@@ -282,6 +289,8 @@ public final class Journal: @unchecked Sendable {
         let start = ContinuousClock.now
         guard fdatasync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: segmentPath(segment), errno: errno) }
         let elapsed = ContinuousClock.now - start
+        metrics.syncs?.increment()
+        metrics.syncDuration?.recordNanoseconds(Int64(elapsed.seconds * 1e9))
         lastSync = ContinuousClock.now
         unsyncedBytes = 0
         condition.lock()
@@ -347,5 +356,27 @@ enum Durability {
         guard fd >= 0 else { throw JournalError.io(operation: "open", path: directory.path, errno: errno) }
         defer { Glibc.close(fd) }
         guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: directory.path, errno: errno) }
+    }
+}
+
+/// The journal's metrics (swift-metrics; absent ones are not recorded): records appended, syncs,
+/// and each sync's duration.
+public struct JournalMetrics: Sendable {
+    let appends: CoreMetrics.Counter?
+    let syncs: CoreMetrics.Counter?
+    let syncDuration: CoreMetrics.Timer?
+
+    /// No metrics.
+    public init() {
+        appends = nil
+        syncs = nil
+        syncDuration = nil
+    }
+
+    /// `journal_appends_total`, `journal_syncs_total` and `journal_sync_duration_seconds` from `factory`.
+    public init(factory: any MetricsFactory) {
+        appends = CoreMetrics.Counter(label: "journal_appends_total", factory: factory)
+        syncs = CoreMetrics.Counter(label: "journal_syncs_total", factory: factory)
+        syncDuration = CoreMetrics.Timer(label: "journal_sync_duration_seconds", factory: factory)
     }
 }

@@ -27,6 +27,7 @@ public final class JournaledStore: ReadingStore, Service {
     private let logger: Logger
     private let lock: DataDirectoryLock
     private let onRecoveryFailure: @Sendable (any Error) -> Void
+    private let metrics: JournalMetrics
     private let state = Mutex(State())
 
     /// What is open right now.
@@ -46,8 +47,10 @@ public final class JournaledStore: ReadingStore, Service {
     /// be starting at that moment, and cancelling a server that is starting can take long.
     public init(
         directory: URL, policy: SyncPolicy = .always, snapshotTrigger: SnapshotTrigger = .init(),
-        segmentLimit: Int = 64 << 20, logger: Logger, onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+        segmentLimit: Int = 64 << 20, metrics: JournalMetrics = JournalMetrics(), logger: Logger,
+        onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) throws {
+        self.metrics = metrics
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.directory = directory
         self.policy = policy
@@ -159,12 +162,13 @@ public final class JournaledStore: ReadingStore, Service {
 
     /// Recovers from disk and opens a new journal segment.
     private func start() async throws {
-        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, logger] in
+        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, metrics, logger] in
             let start = ContinuousClock.now
             let memory = MemoryStore()
             let result = try Recovery.recover(directory, into: memory, logger: logger)
             let journal = try Journal(
-                directory: directory, firstSegment: result.nextSegment, policy: policy, segmentLimit: segmentLimit, logger: logger)
+                directory: directory, firstSegment: result.nextSegment, policy: policy, segmentLimit: segmentLimit,
+                metrics: metrics, logger: logger)
             let elapsed = ContinuousClock.now - start
             logger.info(
                 "recovered",

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import PostgresNIO
@@ -25,12 +26,31 @@ public final class PostgresStore: ReadingStore, Service {
     private let schema: String?
     private let timeout: Duration
     private let ready = Mutex(false)
+    private let metrics: PostgresMetrics?
+
+    /// Pool figures: connections allowed, calls waiting for or holding a connection, their
+    /// duration, and the calls that failed (answered 503).
+    struct PostgresMetrics: Sendable {
+        let inFlight: CoreMetrics.Meter
+        let duration: CoreMetrics.Timer
+        let failures: CoreMetrics.Counter
+
+        init(factory: any MetricsFactory, poolSize: Int) {
+            CoreMetrics.Gauge(label: "postgres_pool_connections_max", factory: factory).record(poolSize)
+            inFlight = CoreMetrics.Meter(label: "postgres_calls_in_flight", factory: factory)
+            duration = CoreMetrics.Timer(label: "postgres_call_duration_seconds", factory: factory)
+            failures = CoreMetrics.Counter(label: "postgres_call_failures_total", factory: factory)
+        }
+    }
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) with at most
     /// `poolSize` connections. `schema` (created if missing) holds the tables instead of the
     /// default one: tests use one schema each. A call that has no answer after `timeout` (the
     /// database is down or unreachable) fails with ``StorageError/unavailable(_:)``.
-    public init(url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5), logger: Logger) throws {
+    public init(
+        url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5),
+        metrics: (any MetricsFactory)? = nil, logger: Logger
+    ) throws {
         guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
             let host = components.host
         else { throw PostgresStoreError.invalidURL(url) }
@@ -46,6 +66,7 @@ public final class PostgresStore: ReadingStore, Service {
             configuration.options.additionalStartupParameters = [("search_path", schema)]
         }
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.metrics = metrics.map { PostgresMetrics(factory: $0, poolSize: poolSize) }
         self.logger = logger
         self.schema = schema
         self.timeout = timeout
@@ -308,11 +329,19 @@ public final class PostgresStore: ReadingStore, Service {
     /// into ``StorageError/unavailable(_:)``: the transaction was rolled back or never committed
     /// (or its commit was not confirmed), so nothing is acknowledged.
     private func unavailableOnFailure<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        metrics?.inFlight.increment()
+        defer {
+            metrics?.inFlight.decrement()
+            metrics?.duration.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
+        }
         do {
             return try await withDeadline(timeout, body)
         } catch let error as StorageError {
+            metrics?.failures.increment()
             throw error
         } catch {
+            metrics?.failures.increment()
             logger.warning("database call failed", metadata: ["error": "\(String(reflecting: error))"])
             throw StorageError.unavailable("the database is unavailable")
         }

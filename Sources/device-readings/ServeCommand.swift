@@ -31,11 +31,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [LOG_LEVEL] (default: info)")
     var logLevel: String?
 
-    @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY on every route but /health and /ready; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)")
+    @Option(help: "Close a connection with no request in progress for this many seconds, including one still sending a request head (slowloris); 0: never [IDLE_TIMEOUT] (default: 30)")
+    var idleTimeout: Int?
+
+    @Option(help: "Serve at most this many connections at once, the rest wait to be accepted; 0: no limit [MAX_CONNECTIONS] (default: 1024)")
+    var maxConnections: Int?
+
+    @Option(help: "Largest request head (request line and headers) in bytes [MAX_HEADER_SIZE] (default: 16384)")
+    var maxHeaderSize: Int?
+
+    @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY on every route but /health, /ready, /metrics (see --metrics-auth), /openapi.json and the dashboard's files; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)")
     var apiKeys: [String] = []
 
     @Option(name: .customLong("read-api-key"), help: "A key that may read but not ingest (403 on POST /ingest); repeatable [READ_API_KEYS] (comma-separated there) (default: none)")
     var readAPIKeys: [String] = []
+
+    @Flag(help: "With API keys, require one for /metrics too [METRICS_AUTH=true] (default: /metrics is open)")
+    var metricsAuth = false
 
     @Option(help: "Persist to this directory (journal + snapshots); absent: memory only [DATA_DIR]")
     var dataDir: String?
@@ -75,6 +87,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.apiKeys = apiKeys.isEmpty ? Settings.list(settings.value("API_KEYS")) : apiKeys
         configuration.readAPIKeys = readAPIKeys.isEmpty ? Settings.list(settings.value("READ_API_KEYS")) : readAPIKeys
+        configuration.metricsAuth = try metricsAuth || settings.boolean("METRICS_AUTH")
+        let idle = try idleTimeout ?? settings.integer("IDLE_TIMEOUT", in: 0...86_400) ?? 30
+        guard (0...86_400).contains(idle) else { throw ValidationError("--idle-timeout must be 0...86400 seconds") }
+        configuration.idleTimeout = idle == 0 ? nil : .seconds(idle)
+        let connections = try maxConnections ?? settings.integer("MAX_CONNECTIONS", in: 0...1_000_000) ?? 1024
+        guard (0...1_000_000).contains(connections) else { throw ValidationError("--max-connections must be 0...1000000") }
+        configuration.maxConnections = connections == 0 ? nil : connections
+        configuration.maxHeaderSize =
+            try maxHeaderSize ?? settings.integer("MAX_HEADER_SIZE", in: 1024...(1 << 20)) ?? configuration.maxHeaderSize
+        guard (1024...(1 << 20)).contains(configuration.maxHeaderSize) else {
+            throw ValidationError("--max-header-size must be 1024...1048576")
+        }
         let levelName = logLevel ?? settings.value("LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {
             throw ValidationError("unknown log level '\(levelName)'")
@@ -86,20 +110,21 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "device-readings")
+        let metrics = ServiceMetrics()
         if let url = postgresUrl ?? settings.value("POSTGRES_URL"), !url.isEmpty {
             guard (dataDir ?? settings.value("DATA_DIR")) == nil else {
                 throw ValidationError("--postgres-url and --data-dir choose different engines: give one")
             }
             let poolSize = try postgresPoolSize ?? settings.integer("POSTGRES_POOL_SIZE", in: 1...1000) ?? 16
-            let store = try PostgresStore(url: url, poolSize: poolSize, logger: logger)
+            let store = try PostgresStore(url: url, poolSize: poolSize, metrics: metrics.factory, logger: logger)
             logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "postgres"])
-            let app = buildApplication(configuration: configuration, store: store, services: [store], logger: logger)
+            let app = buildApplication(configuration: configuration, store: store, services: [store], metrics: metrics, logger: logger)
             try await app.runService()
             return
         }
         guard let directory = dataDir ?? settings.value("DATA_DIR"), !directory.isEmpty else {
             logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory"])
-            let app = buildApplication(configuration: configuration, store: MemoryStore(), logger: logger)
+            let app = buildApplication(configuration: configuration, store: MemoryStore(), metrics: metrics, logger: logger)
             try await app.runService()
             return
         }
@@ -109,7 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
         let store: JournaledStore
         do {
             store = try JournaledStore(
-                directory: URL(fileURLWithPath: directory), policy: policy, snapshotTrigger: trigger, logger: logger,
+                directory: URL(fileURLWithPath: directory), policy: policy, snapshotTrigger: trigger,
+                metrics: JournalMetrics(factory: metrics.factory), logger: logger,
                 onRecoveryFailure: { error in
                     // Data on disk is damaged: say where and stop, rather than serve without it.
                     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
@@ -125,12 +151,22 @@ struct ServeCommand: AsyncParsableCommand {
                 "server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory+journal",
                 "storage.directory": "\(directory)", "storage.sync": "\(policy)",
             ])
-        let app = buildApplication(configuration: configuration, store: store, services: [store], logger: logger)
+        let app = buildApplication(configuration: configuration, store: store, services: [store], metrics: metrics, logger: logger)
         try await app.runService()
     }
 }
 
 extension Settings {
+    /// `key` as a yes/no (`true`/`false`, `1`/`0`, `yes`/`no`), false when unset.
+    func boolean(_ key: String) throws -> Bool {
+        guard let text = value(key)?.lowercased(), !text.isEmpty else { return false }
+        switch text {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ValidationError("\(key) must be true or false, got '\(text)'")
+        }
+    }
+
     /// `key` as an integer in `range`, or nil when unset; a malformed value stops the start.
     func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         guard let text = value(key) else { return nil }

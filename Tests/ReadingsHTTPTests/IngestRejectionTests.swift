@@ -66,7 +66,9 @@ import Testing
         Case("text/plain", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "text/plain"]),
         Case("form", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/x-www-form-urlencoded"]),
         Case("json-ish", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/jsonx"]),
-        Case("gzip encoding", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/json", .contentEncoding: "gzip"]),
+        Case("br encoding", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/json", .contentEncoding: "br"]),
+        Case("two encodings", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/json", .contentEncoding: "gzip, gzip"]),
+        Case("gzip header on a plain body", valid + "}", .badRequest, "INVALID_JSON", headers: [.contentType: "application/json", .contentEncoding: "gzip"]),
     ]
 
     @Test(arguments: Engine.allCases, cases)

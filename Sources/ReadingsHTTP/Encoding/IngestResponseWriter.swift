@@ -18,7 +18,10 @@ struct IngestResponseWriter {
     /// The totals of the response.
     struct Totals {
         var accepted = 0
+        /// Both kinds of 409.
         var duplicates = 0
+        /// The 409s that were conflicts (for metrics).
+        var conflicts = 0
         var rejected = 0
     }
 
@@ -28,7 +31,10 @@ struct IngestResponseWriter {
         for outcome in outcomes {
             switch outcome {
             case .accepted: totals.accepted += 1
-            case .duplicate, .conflicting: totals.duplicates += 1
+            case .duplicate: totals.duplicates += 1
+            case .conflicting:
+                totals.duplicates += 1
+                totals.conflicts += 1
             case .overflow: totals.rejected += 1
             }
         }

@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// API keys: when any are configured, every route but `/health` and `/ready` needs
+/// API keys: when any are configured, every route but those of ``APIRoute/open(metricsAuth:)`` needs
 /// `Authorization: Bearer KEY`. Keys are compared in constant time (every configured key is
 /// compared in full, whatever matches), and never logged. A read-only key may use every route
 /// but `POST /ingest`, which answers it `403 FORBIDDEN`; a missing or unknown key gets
@@ -8,14 +8,13 @@ import Hummingbird
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let writeKeys: [[UInt8]]
     let readKeys: [[UInt8]]
-
-    /// Routes that answer without a key: probes for load balancers and orchestrators.
-    static var openPaths: Set<String> { [APIRoute.health.template, APIRoute.ready.template] }
+    /// Paths that answer without a key.
+    let openPaths: Set<String>
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
-        if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
+        if openPaths.contains(request.uri.path) { return try await next(request, context) }
         guard let token = Self.bearerToken(request.headers[.authorization]) else {
             throw APIError(
                 .unauthorized, "UNAUTHORIZED", "this server needs an API key: send Authorization: Bearer <key>",

@@ -16,7 +16,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     static var listLimitRange: ClosedRange<Int> { 1...10_000 }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        router.on(APIRoute.latestTimestamp.routerPath, method: .get) { _, context in
+        router.get(APIRoute.latestTimestamp) { _, context in
             let summary = try await summary(try deviceID(context))
             var out = ByteBuffer()
             out.writeStaticString("{\"latest_timestamp\":")
@@ -24,7 +24,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
             out.writeStaticString("}")
             return jsonResponse(out)
         }
-        router.on(APIRoute.cumulativeCount.routerPath, method: .get) { _, context in
+        router.get(APIRoute.cumulativeCount) { _, context in
             let summary = try await summary(try deviceID(context))
             var out = ByteBuffer()
             out.writeStaticString("{\"cumulative_count\":")
@@ -32,13 +32,13 @@ struct DeviceController<Store: ReadingStore>: Sendable {
             out.writeStaticString("}")
             return jsonResponse(out)
         }
-        router.on(APIRoute.device.routerPath, method: .get) { request, context in
+        router.get(APIRoute.device) { request, context in
             try await device(request, try deviceID(context))
         }
-        router.on(APIRoute.devices.routerPath, method: .get) { request, _ in
+        router.get(APIRoute.devices) { request, _ in
             try await list(request)
         }
-        router.on(APIRoute.buckets.routerPath, method: .get) { request, context in
+        router.get(APIRoute.buckets) { request, context in
             try await buckets(request, try deviceID(context))
         }
     }

@@ -8,6 +8,7 @@ import ReadingsStorage
 struct IngestController<Store: ReadingStore>: Sendable {
     let store: Store
     let configuration: ServerConfiguration
+    let metrics: ServiceMetrics
 
     func register(on router: Router<some RequestContext>) {
         router.on(APIRoute.ingest.routerPath, method: APIRoute.ingest.method) { request, _ in
@@ -16,16 +17,25 @@ struct IngestController<Store: ReadingStore>: Sendable {
     }
 
     func ingest(_ request: Request) async throws -> Response {
-        try RequestChecks.requireJSONBody(request.headers)
+        let encoding = try RequestChecks.requireJSONBody(request.headers)
         let limit = configuration.maxBodySize
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             throw RequestChecks.payloadTooLarge(limit)
         }
-        let body: ByteBuffer
+        var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limit)
         } catch is NIOTooManyBytesError {
             throw RequestChecks.payloadTooLarge(limit)
+        }
+        if encoding == .gzip {
+            do throws(GzipBody.Failure) {
+                body = try GzipBody.inflate(body, limit: limit)
+            } catch .tooLarge {
+                throw RequestChecks.payloadTooLarge(limit)
+            } catch {
+                throw APIError(.badRequest, "INVALID_JSON", "the body is not a valid gzip stream (Content-Encoding: gzip)")
+            }
         }
 
         let parsed = try body.withUnsafeReadableBytes { raw throws(APIError) in
@@ -46,6 +56,9 @@ struct IngestController<Store: ReadingStore>: Sendable {
                 minimal: minimal)
             let totals = writer.totals()
             writer.write(totals, into: &out)
+            metrics.recordIngest(
+                accepted: totals.accepted, duplicate: totals.duplicates - totals.conflicts, conflicting: totals.conflicts,
+                rejected: totals.rejected)
             return totals.accepted == parsed.items.count
         }
         var headers: HTTPFields = [.contentType: "application/json"]

@@ -2,15 +2,32 @@ import Hummingbird
 
 /// Header checks shared by the routes that take a body.
 enum RequestChecks {
+    /// How a request body is encoded.
+    enum BodyEncoding {
+        case identity
+        case gzip
+    }
+
     /// Accepts an absent `Content-Type`, `application/json` and `application/*+json` (any case,
-    /// any parameters); refuses other media types and any `Content-Encoding` but `identity`
-    /// with `415 UNSUPPORTED_MEDIA_TYPE`.
-    static func requireJSONBody(_ headers: HTTPFields) throws(APIError) {
-        if let encoding = headers[.contentEncoding], trimmed(encoding).lowercased() != "identity" {
-            throw APIError(
-                .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
-                "Content-Encoding \(encoding) is not supported; send the body uncompressed")
+    /// any parameters), and a `Content-Encoding` of `identity`, `gzip` or `x-gzip` (one coding,
+    /// any case); refuses anything else with `415 UNSUPPORTED_MEDIA_TYPE`.
+    static func requireJSONBody(_ headers: HTTPFields) throws(APIError) -> BodyEncoding {
+        var encoding = BodyEncoding.identity
+        if let coding = headers[.contentEncoding] {
+            switch trimmed(coding).lowercased() {
+            case "identity": encoding = .identity
+            case "gzip", "x-gzip": encoding = .gzip
+            default:
+                throw APIError(
+                    .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+                    "Content-Encoding \(coding) is not supported; send the body uncompressed or as gzip")
+            }
         }
+        try requireJSONContentType(headers)
+        return encoding
+    }
+
+    private static func requireJSONContentType(_ headers: HTTPFields) throws(APIError) {
         guard let contentType = headers[.contentType] else { return }
         let mediaType = trimmed(contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0])
             .lowercased()
@@ -45,7 +62,7 @@ enum RequestChecks {
     static func payloadTooLarge(_ limit: Int) -> APIError {
         APIError(
             .contentTooLarge, "PAYLOAD_TOO_LARGE",
-            "the request body is larger than the limit of \(limit) bytes; split the batch")
+            "the request body is larger than the limit of \(limit) bytes (once decompressed, for gzip); split the batch")
     }
 
     private static func trimmed(_ text: some StringProtocol) -> Substring {

@@ -32,9 +32,9 @@ class ApiError extends Error {
 }
 
 // Cumulative counts are exact up to 2^63-1, but a JS number is exact only up to 2^53. Where the
-// browser hands revivers the number's source text (JSON.parse source text access: Chrome 114+,
-// Firefox 135+, Safari 18.4+), larger integers become BigInts and stay exact; elsewhere
-// JSON.parse rounds them (acceptable for a display, noted here).
+// browser hands revivers the number's source text (JSON.parse source text access, in Chromium
+// since 114), larger integers become BigInts and stay exact; elsewhere JSON.parse rounds them to
+// the nearest double (acceptable for a display).
 function parseJSON(text) {
   return JSON.parse(text, (key, value, context) =>
     typeof value === 'number' && !Number.isSafeInteger(value) && context && /^-?\d+$/.test(context.source)
@@ -79,7 +79,7 @@ const devicePath = (id, rest = '') => `/devices/${encodeURIComponent(id)}${rest}
 // ---- Time helpers ------------------------------------------------------------------------------
 
 // Milliseconds since the epoch; fractions beyond milliseconds are dropped (display only).
-const parseTime = (ts) => Date.parse(String(ts).trim().replace(/(\.\d{3})\d+/, '$1').replace(' ', 'T'));
+const parseTime = (ts) => Date.parse(String(ts).trim().toUpperCase().replace(/(\.\d{3})\d+/, '$1').replace(' ', 'T'));
 const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
 const showTime = (ts) => String(ts).replace('T', ' ').replace(/Z$/, '');
 function stepName(seconds) {
@@ -136,10 +136,11 @@ function readLocation() {
 }
 
 function writeLocation() {
-  const parts = state.device === null ? [] : [`device=${encodeURIComponent(state.device)}`];
+  const encode = (value) => encodeURIComponent(value).replace(/%3A/g, ':'); // colons read better
+  const parts = state.device === null ? [] : [`device=${encode(state.device)}`];
   const range = state.range;
   if (range.preset) parts.push(`range=${range.preset}`);
-  else for (const name of ['from', 'to', 'step']) if (range[name]) parts.push(`${name}=${encodeURIComponent(range[name])}`);
+  else for (const name of ['from', 'to', 'step']) if (range[name]) parts.push(`${name}=${encode(range[name])}`);
   history.replaceState(null, '', `${location.pathname}${location.search}#${parts.join('&')}`);
 }
 
@@ -149,6 +150,17 @@ function setCell(cell, value, text) {
   if (cell.dataset.value === value) return;
   cell.dataset.value = value;
   cell.textContent = text;
+}
+
+// A timestamp cell wraps (on phones) between date and time only.
+function setTimeCell(cell, ts) {
+  if (cell.dataset.value === ts) return;
+  cell.dataset.value = ts;
+  cell.replaceChildren(...showTime(ts).split(' ').flatMap((part, i) => {
+    const span = document.createElement('span');
+    span.textContent = part;
+    return i ? [' ', span] : [span];
+  }));
 }
 
 function newDeviceRow(id) {
@@ -173,7 +185,7 @@ function renderDevices(devices, hasNext) {
   devices.forEach((device, index) => {
     const row = unused.get(device.id) || newDeviceRow(device.id);
     unused.delete(device.id);
-    setCell(row.cells[1], device.latest_timestamp, showTime(device.latest_timestamp));
+    setTimeCell(row.cells[1], device.latest_timestamp);
     setCell(row.cells[2], String(device.cumulative_count), format(device.cumulative_count));
     setCell(row.cells[3], String(device.readings), format(device.readings));
     if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
@@ -231,9 +243,11 @@ function showRangeControls(range) {
   for (const button of document.querySelectorAll('[data-preset]')) {
     button.setAttribute('aria-pressed', String(button.dataset.preset === state.range.preset));
   }
+  // A preset's step is automatic: the step box stays empty ("auto"); the caption names the step.
+  const shown = { ...range, step: state.range.step || '' };
   for (const name of ['from', 'to', 'step']) {
     const input = $(name);
-    if (document.activeElement !== input && input.value !== range[name]) input.value = range[name];
+    if (document.activeElement !== input && input.value !== shown[name]) input.value = shown[name];
   }
 }
 
@@ -291,11 +305,18 @@ function niceStep(raw) {
   return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
 }
 
-function bucketLabel(start, stepS) {
-  if (stepS >= 86400) return start.slice(5, 10);
-  if (stepS < 60) return start.slice(11, 19);
-  return start.slice(11, 16) === '00:00' ? start.slice(5, 10) : start.slice(11, 16);
+// Axis labels fall on round times (every 10 minutes, 6 hours, ...) at least ~80 px apart.
+const LABEL_EVERY = [1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+  172800, 604800, 2592000, 31536000];
+function labelInterval(stepS, slot) {
+  const wanted = stepS * Math.ceil(80 / slot);
+  return LABEL_EVERY.find((s) => s >= wanted && s % stepS === 0) || wanted;
 }
+function timeLabel(start, every) {
+  if (every >= 86400 || start.slice(11, 19) === '00:00:00') return start.slice(5, 10);
+  return every < 60 ? start.slice(11, 19) : start.slice(11, 16);
+}
+const axisNumber = (v) => (v < 1e15 ? compact.format(v) : v.toExponential(0));
 
 // Rebuilt off-document and swapped in one operation; skipped when nothing changed.
 function renderChart() {
@@ -309,13 +330,13 @@ function renderChart() {
   if (key === state.chartKey) return;
   state.chartKey = key;
 
-  const margin = { top: 12, right: 12, bottom: 44, left: 56 };
-  const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
   const counts = buckets.map((b) => Number(b.count));
   const max = Math.max(0, ...counts);
   const tick = Math.max(1, niceStep(max / 4 || 1));
   const top = Math.max(tick, Math.ceil(max / tick) * tick);
+  const margin = { top: 12, right: 12, bottom: 44, left: 30 + 7 * axisNumber(top).length };
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
   const y = (v) => margin.top + plotH - (v / top) * plotH;
   const stepS = stepSeconds(answer.step);
   const total = buckets.reduce((sum, b) => sum + BigInt(b.count), 0n);
@@ -328,7 +349,7 @@ function renderChart() {
   const grid = svg('g', { class: 'grid' });
   for (let v = 0; v <= top; v += tick) {
     grid.append(svg('line', { x1: margin.left, x2: width - margin.right, y1: y(v), y2: y(v) }),
-      svg('text', { x: margin.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, compact.format(v)));
+      svg('text', { x: margin.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, axisNumber(v)));
   }
   const bars = svg('g', { class: 'bars' });
   const slot = plotW / Math.max(1, buckets.length);
@@ -342,12 +363,13 @@ function renderChart() {
   });
   const axis = svg('g', { class: 'axis' });
   axis.append(svg('line', { x1: margin.left, x2: width - margin.right, y1: margin.top + plotH, y2: margin.top + plotH }));
-  const every = Math.max(1, Math.ceil(buckets.length / Math.floor(plotW / 70)));
-  for (let i = 0; i < buckets.length; i += every) {
+  const every = labelInterval(stepS, slot) * 1000;
+  buckets.forEach((bucket, i) => {
+    if (parseTime(bucket.start) % every !== 0) return;
     const x = margin.left + i * slot;
     axis.append(svg('line', { x1: x, x2: x, y1: margin.top + plotH, y2: margin.top + plotH + 4 }),
-      svg('text', { x, y: margin.top + plotH + 16, 'text-anchor': i === 0 ? 'start' : 'middle' }, bucketLabel(buckets[i].start, stepS)));
-  }
+      svg('text', { x, y: margin.top + plotH + 16, 'text-anchor': 'middle' }, timeLabel(bucket.start, every / 1000)));
+  });
   axis.append(
     svg('text', { class: 'axis-title', x: margin.left + plotW / 2, y: height - 6, 'text-anchor': 'middle' }, `Time (UTC), ${answer.step} buckets`),
     svg('text', { class: 'axis-title', transform: `translate(12 ${margin.top + plotH / 2}) rotate(-90)`, 'text-anchor': 'middle' }, 'Count'));
@@ -401,9 +423,7 @@ async function refresh() {
     setStatus('', false);
     $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   }
-  if (detailError && detailError !== 'aborted' && state.device !== null) {
-    for (const box of ['chart-box', 'recent-box']) $(box).hidden = detailError.status === 404;
-  }
+  if (detailError && detailError.status === 404) showDetail(false);
   const done = state.ready.table && (state.device === null || state.ready.detail);
   if (done) document.body.dataset.state = 'ready';
   else if (error) document.body.dataset.state = 'error';
@@ -411,13 +431,18 @@ async function refresh() {
   if (!state.needKey && !document.hidden) state.timer = setTimeout(refresh, REFRESH_MS);
 }
 
+function showDetail(visible) {
+  for (const box of ['summary', 'range', 'chart-box', 'recent-box']) $(box).hidden = !visible;
+}
+
 // A new selection or range: the chart is not ready until it has rendered again.
 function detailChanged() {
   state.ready.detail = false;
+  document.body.classList.toggle('has-device', state.device !== null);
   state.chartKey = '';
   if (state.device !== null) document.body.dataset.state = 'loading';
   $('detail-heading').textContent = state.device === null ? 'Select a device' : `Device ${state.device}`;
-  if (state.device === null) for (const box of ['summary', 'range', 'chart-box', 'recent-box']) $(box).hidden = true;
+  if (state.device === null) showDetail(false);
   markSelection();
   writeLocation();
   refresh();
@@ -433,8 +458,14 @@ function start() {
   readLocation();
   state.limit = Number($('page-size').value);
   if (state.device !== null) $('detail-heading').textContent = `Device ${state.device}`;
+  document.body.classList.toggle('has-device', state.device !== null);
 
-  window.addEventListener('hashchange', () => { if (readLocation()) detailChanged(); else refresh(); });
+  window.addEventListener('hashchange', () => {
+    if (!readLocation()) return refresh();
+    detailChanged();
+    // One column (phones): bring the newly chosen device into view.
+    if (matchMedia('(max-width: 999px)').matches) $('detail').scrollIntoView({ block: 'start' });
+  });
   $('devices').tBodies[0].addEventListener('click', (event) => {
     const row = event.target.closest('tr');
     if (!row || event.target.closest('a')) return; // links navigate by themselves

@@ -1,0 +1,44 @@
+import Hummingbird
+import NIOCore
+
+/// Files built into the binary (SwiftPM `embedInCode` resources): the OpenAPI document and the
+/// dashboard's page, script and style sheet. Served from memory, with a strong `ETag` so that a
+/// browser revalidates cheaply (`If-None-Match` → 304).
+struct StaticController: Sendable {
+    struct File: Sendable {
+        let route: APIRoute
+        let contentType: String
+        let body: ByteBuffer
+        let etag: String
+
+        init(_ route: APIRoute, _ contentType: String, _ bytes: [UInt8]) {
+            self.route = route
+            self.contentType = contentType
+            self.body = ByteBuffer(bytes: bytes)
+            // FNV-1a of the content: changes whenever the file does.
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            self.etag = "\"\(String(hash, radix: 16))\""
+        }
+    }
+
+    static let files: [File] = [
+        File(.openAPI, "application/json", PackageResources.openapi_json),
+        File(.dashboard, "text/html; charset=utf-8", PackageResources.index_html),
+        File(.dashboardScript, "text/javascript; charset=utf-8", PackageResources.dashboard_js),
+        File(.dashboardStyle, "text/css; charset=utf-8", PackageResources.dashboard_css),
+    ]
+
+    func register(on router: Router<some RequestContext>) {
+        for file in Self.files {
+            router.get(file.route) { request, _ in
+                var headers: HTTPFields = [.eTag: file.etag, .cacheControl: "no-cache"]
+                if request.headers[.ifNoneMatch] == file.etag {
+                    return Response(status: .notModified, headers: headers)
+                }
+                headers[.contentType] = file.contentType
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: file.body))
+            }
+        }
+    }
+}
