@@ -46,10 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("read-api-key"), help: "A key that may read but not ingest (403 on POST /ingest); repeatable [READ_API_KEYS] (comma-separated there) (default: none)")
     var readAPIKeys: [String] = []
 
-    @Flag(help: "With API keys, require one for /metrics too [METRICS_AUTH=true] (default: /metrics is open)")
+    @Flag(help: "With API keys, require one for /metrics too [METRICS_AUTH] (default: false, /metrics is open)")
     var metricsAuth = false
 
-    @Option(help: "Persist to this directory (journal + snapshots); absent: memory only [DATA_DIR]")
+    @Option(help: "Persist to this directory (journal + snapshots); [DATA_DIR] (default: none, memory only)")
     var dataDir: String?
 
     @Option(help: "When a journal write counts as durable: always (fsync before answering), interval, off [SYNC] (default: always)")
@@ -58,7 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --sync interval: fsync at most this often, e.g. 1s, 250ms [SYNC_INTERVAL] (default: 1s)")
     var syncInterval: String?
 
-    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database); many instances may share one database [POSTGRES_URL]")
+    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database); many instances may share one database [POSTGRES_URL] (default: none)")
     var postgresUrl: String?
 
     @Option(help: "Most connections to PostgreSQL [POSTGRES_POOL_SIZE] (default: 16)")

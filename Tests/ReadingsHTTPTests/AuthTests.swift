@@ -56,6 +56,27 @@ import Testing
             let ready = try await client.get("/ready")
             #expect(health.status == .ok)
             #expect(ready.status == .ok)
+            // The API's description, the dashboard's files (the page asks for a key itself) and
+            // /metrics without --metrics-auth are open too; the data routes are not.
+            for path in ["/metrics", "/openapi.json", "/", "/dashboard.js", "/dashboard.css"] {
+                #expect(try await client.get(path).status == .ok, "\(path)")
+            }
+            for path in ["/devices", "/devices/x", "/devices/x/buckets?from=2023-01-01T00:00:00Z&to=2023-01-02T00:00:00Z&step=1h"] {
+                #expect(try await client.get(path).status == .unauthorized, "\(path)")
+            }
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func metricsAuthPutsMetricsBehindAKey(engine: Engine) async throws {
+        try await withApp(engine, configure: { $0.apiKeys = ["write-key"]; $0.readAPIKeys = ["read-key"]; $0.metricsAuth = true }) { client in
+            let open = try await client.get("/metrics")
+            #expect(open.status == .unauthorized)
+            #expect(open.headers[.wwwAuthenticate] == "Bearer")
+            let read = try await client.execute(uri: "/metrics", method: .get, headers: headers("Bearer read-key"))
+            #expect(read.status == .ok)
+            #expect(read.text.contains("readings_ingested_total"))
+            #expect(try await client.get("/health").status == .ok)
         }
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// Resource limits of the real binary under abuse: a slow-drip client cut off by the idle
+/// timeout while others are served, the connection cap, and the request-head size.
+@Suite(.serialized) struct LimitsProcessTests {
+    /// Whether the peer has closed `connection` (a zero-byte read), waiting at most `timeout`.
+    static func isClosed(_ connection: RawConnection, within timeout: Duration) -> Bool {
+        var pollDescriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&pollDescriptor, 1, milliseconds) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(connection.fd, &byte, 1, Int32(MSG_PEEK)) == 0
+    }
+
+    /// Whether anything arrives on `connection` within `timeout`.
+    static func hasData(_ connection: RawConnection, within timeout: Duration) -> Bool {
+        var pollDescriptor = pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return poll(&pollDescriptor, 1, milliseconds) == 1
+    }
+
+    @Test func aSlowDripClientIsCutOffWhileOthersAreServed() async throws {
+        let server = try ServerProcess(arguments: ["--idle-timeout", "1"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let drip = try server.connect()
+        let head = Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
+        let start = ContinuousClock.now
+        var sent = 0
+        var closed = false
+        // One byte of the request head every 100 ms: the head would take ~9 s to arrive.
+        while sent < head.count - 1 {
+            drip.send([head[sent]])
+            sent += 1
+            if Self.isClosed(drip, within: .milliseconds(100)) {
+                closed = true
+                break
+            }
+            // Others are served meanwhile.
+            if sent == 3 {
+                let (status, _) = try await server.request("GET", "/health")
+                #expect(status == 200)
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(closed, "the drip connection was never closed")
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed after \(elapsed)")
+        let (status, _) = try await server.request("GET", "/health")
+        #expect(status == 200)
+        #expect(try await server.stop() == 0)
+    }
+
+    @Test func connectionsPastTheCapWaitUntilOneCloses() async throws {
+        let server = try ServerProcess(arguments: ["--max-connections", "2", "--idle-timeout", "60"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        // The health check's own connection closes; then two idle connections take both places.
+        var first: RawConnection? = try server.connect()
+        let second = try server.connect()
+        try await first!.waitUntilServerHasRead()
+        // A completed keep-alive exchange on each proves both are accepted and held.
+        for connection in [first!, second] {
+            connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(connection.receiveResponse().hasPrefix("HTTP/1.1 200"))
+        }
+        let third = try server.connect()
+        third.send(Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(!Self.hasData(third, within: .seconds(1)), "a third connection was served past the cap of 2")
+        first = nil  // closes it
+        #expect(Self.hasData(third, within: .seconds(10)))
+        #expect(third.receiveResponse().hasPrefix("HTTP/1.1 200"))
+        _ = second
+        #expect(try await server.stop() == 0)
+    }
+
+    @Test func anOversizedRequestHeadIsRefusedAndTheServerStillServes() async throws {
+        let server = try ServerProcess(arguments: ["--max-header-size", "1024"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let connection = try server.connect()
+        connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n".utf8))
+        let response = connection.receiveResponse()
+        #expect(response.hasPrefix("HTTP/1.1 400"), "\(response)")
+        #expect(Self.isClosed(connection, within: .seconds(5)))
+        // Just under the limit is served.
+        let fits = try server.connect()
+        fits.send(Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: \(String(repeating: "a", count: 800))\r\n\r\n".utf8))
+        #expect(fits.receiveResponse().hasPrefix("HTTP/1.1 200"))
+        #expect(try await server.stop() == 0)
+    }
+}
