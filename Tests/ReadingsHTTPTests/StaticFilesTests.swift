@@ -39,6 +39,8 @@ import Testing
             #expect(response.headers[.contentType] == type)
             #expect(response.body.readableBytes > 100)
             #expect(response.text.lowercased().hasPrefix(start))
+            #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+            #expect(response.headers[HTTPField.Name("Content-Security-Policy")!]?.contains("default-src 'self'") == true)
             let etag = try #require(response.headers[.eTag])
             let again = try await client.execute(uri: path, method: .get, headers: [.ifNoneMatch: etag])
             #expect(again.status == .notModified)
