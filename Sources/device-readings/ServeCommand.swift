@@ -112,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "device-readings")
         let metrics = ServiceMetrics()
         if let url = postgresUrl ?? settings.value("POSTGRES_URL"), !url.isEmpty {
-            guard (dataDir ?? settings.value("DATA_DIR")) == nil else {
+            guard (dataDir ?? settings.value("DATA_DIR") ?? "").isEmpty else {
                 throw ValidationError("--postgres-url and --data-dir choose different engines: give one")
             }
             let poolSize = try postgresPoolSize ?? settings.integer("POSTGRES_POOL_SIZE", in: 1...1000) ?? 16

@@ -44,6 +44,17 @@ import Testing
         #expect(result.output.contains(mentions), "\(result.output)")
     }
 
+    /// An empty variable is an unset one: `DATA_DIR=` beside `POSTGRES_URL` chooses PostgreSQL
+    /// (here one that does not answer: the process serves `/health`, `/ready` says 503).
+    @Test func anEmptyDataDirDoesNotConflictWithPostgres() async throws {
+        let server = try ServerProcess(environment: ["DATA_DIR": "", "POSTGRES_URL": "postgres://nobody@127.0.0.1:1/none"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let (status, _) = try await server.request("GET", "/ready")
+        #expect(status == 503)
+        #expect(try await server.stop() == 0)
+    }
+
     @Test func flagBeatsEnvironmentBeatsDotEnv() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -19,13 +19,14 @@ struct APIRoute: Sendable {
     /// "METHOD /path/{param}".
     var description: String { "\(method.rawValue) \(template)" }
 
-    /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method.
+    /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method. Every
+    /// segment counts, empty ones included: `/devices//latest_timestamp` fits no route.
     func matches(path: Substring) -> Bool {
-        let want = template.split(separator: "/")
-        let have = path.split(separator: "/")
+        let want = template.split(separator: "/", omittingEmptySubsequences: false)
+        let have = path.split(separator: "/", omittingEmptySubsequences: false)
         guard want.count == have.count else { return false }
         return zip(want, have).allSatisfy { pattern, segment in
-            pattern.hasPrefix("{") || pattern == segment
+            pattern.hasPrefix("{") ? !segment.isEmpty : pattern == segment
         }
     }
 

@@ -1,7 +1,7 @@
 import Hummingbird
 import NIOCore
 
-/// Answers what the router could not: `405 METHOD_NOT_ALLOWED` with `Allow` when the path is a
+/// Answers what the router could not (or should not: paths with empty segments): `405 METHOD_NOT_ALLOWED` with `Allow` when the path is a
 /// known route served for other methods, else `404 RESOURCE_NOT_FOUND` listing every route.
 struct FallbackMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: [APIRoute]
@@ -9,6 +9,12 @@ struct FallbackMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
+        // The router ignores empty path segments; the contract's paths have none, so
+        // `/devices//latest_timestamp` or `/devices/` must not reach another route's handler.
+        let path = request.uri.path
+        if path != "/" && (path.hasSuffix("/") || path.contains("//")) {
+            return fallback(for: request)
+        }
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
