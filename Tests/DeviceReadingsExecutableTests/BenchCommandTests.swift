@@ -17,6 +17,9 @@ import Testing
         #expect(summary["accepted"] as? Int == 4000)
         #expect(summary["duplicates"] as? Int == 200)
         #expect(summary["verified"] as? Bool == true)
+        // Memory per reading, from the server's /metrics (its store's growth during the run).
+        let bytesPerReading = try #require(summary["bytes_per_reading"] as? Double)
+        #expect(bytesPerReading > 0 && bytesPerReading < 1_000)
         // The server agrees independently of the tool.
         let (status, body) = try await server.request("GET", "/devices/t-0/cumulative_count")
         #expect(status == 200)
