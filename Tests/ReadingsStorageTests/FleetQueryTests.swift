@@ -69,3 +69,35 @@ struct FleetQueryTests {
         #expect(store.buckets(of: device("nope"), grid: try BucketGrid(from: at(0), to: at(1), step: BucketStep("1s")!)) == nil)
     }
 }
+
+/// The shard's device table against a dictionary: positions stay put across growth, lookups of
+/// absent ids miss, and each id is added once.
+@Suite("DeviceTable")
+struct DeviceTableTests {
+    @Test("positions are stable, found after every growth, and absent ids miss", arguments: [UInt64(11), 12])
+    func matchesDictionary(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var table = DeviceTable()
+        var model: [DeviceID: Int] = [:]
+        for _ in 0..<50_000 {
+            let id = device("d\(UInt32.random(in: 0..<40_000, using: &random))")
+            let (position, added) = table.positionAdding(id, hash: id.stableHash)
+            if let known = model[id] {
+                #expect(!added && position == known)
+            } else {
+                #expect(added && position == model.count)
+                model[id] = position
+            }
+        }
+        #expect(table.count == model.count)
+        for (id, position) in model {
+            #expect(table.position(of: id, hash: id.stableHash) == position)
+            #expect(table.ids[position] == id)
+        }
+        for n in 40_000..<41_000 {
+            let absent = device("d\(n)")
+            #expect(table.position(of: absent, hash: absent.stableHash) == nil)
+        }
+        #expect(DeviceTable().position(of: device("x"), hash: device("x").stableHash) == nil)
+    }
+}

@@ -64,6 +64,9 @@ struct DeviceSeries {
     mutating func insert(_ readings: [Reading], scratch: inout BlockScratch) -> [IngestOutcome] {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(readings.count)
+        // An empty head (a new device, or one just sealed) is sized for this batch rather than
+        // grown by doubling from one: a device with a few readings keeps exactly those.
+        if head.isEmpty { head.reserveCapacity(min(readings.count, DeviceSeries.headCapacity)) }
         for reading in readings {
             outcomes.append(insert(reading, scratch: &scratch))
         }

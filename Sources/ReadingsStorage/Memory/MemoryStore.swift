@@ -24,7 +24,7 @@ public final class MemoryStore: ReadingStore {
 
     /// What one lock guards.
     struct ShardState {
-        var devices: [DeviceID: DeviceSeries] = [:]
+        var devices = DeviceTable()
         var scratch = BlockScratch()
     }
 
@@ -32,9 +32,20 @@ public final class MemoryStore: ReadingStore {
         let state = Mutex(ShardState())
     }
 
+    /// The shard of a device, chosen by the low bits of `hash` (its ``DeviceID/stableHash``,
+    /// which the shard's table also uses, from its high bits).
     @inline(__always)
-    private func shard(for device: DeviceID) -> Shard {
-        shards[Int(truncatingIfNeeded: device.stableHash) & shardMask]
+    private func shard(for hash: UInt64) -> Shard {
+        shards[Int(truncatingIfNeeded: hash) & shardMask]
+    }
+
+    /// Runs `body` on the device's series under its shard's lock; nil when the device is unknown.
+    private func withSeries<R>(of device: DeviceID, _ body: (DeviceSeries) -> R?) -> R? {
+        let hash = device.stableHash
+        return shard(for: hash).state.withLock { state in
+            guard let position = state.devices.position(of: device, hash: hash) else { return nil }
+            return body(state.devices.series[position])
+        }
     }
 
     public func ingest(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
@@ -48,11 +59,12 @@ public final class MemoryStore: ReadingStore {
         _ readings: [Reading], for device: DeviceID, whileLocked: ([IngestOutcome]) -> Void
     ) -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
-        return shard(for: device).state.withLock { state in
-            let known = state.devices.count
-            let outcomes = state.devices[device, default: DeviceSeries()].insert(readings, scratch: &state.scratch)
+        let hash = device.stableHash
+        return shard(for: hash).state.withLock { state in
+            let (position, added) = state.devices.positionAdding(device, hash: hash)
+            let outcomes = state.devices.withSeries(at: position) { $0.insert(readings, scratch: &state.scratch) }
             // The first reading of a new device is always accepted, so it now exists.
-            if state.devices.count != known { directory.add(device) }
+            if added { directory.add(device) }
             whileLocked(outcomes)
             return outcomes
         }
@@ -63,32 +75,37 @@ public final class MemoryStore: ReadingStore {
     public func forEachSeries(_ body: (DeviceID, StoredSeries) throws -> Void) rethrows {
         for shard in shards {
             let devices = shard.state.withLock { $0.devices }
-            for (id, series) in devices { try body(id, StoredSeries(series: series)) }
+            for position in 0..<devices.count {
+                try body(devices.ids[position], StoredSeries(series: devices.series[position]))
+            }
         }
     }
 
     /// Puts a device's series back as a snapshot held it (recovery, before serving).
     public func restore(_ series: StoredSeries, for device: DeviceID) {
-        shard(for: device).state.withLock { state in
-            if state.devices.updateValue(series.series, forKey: device) == nil { directory.add(device) }
+        let hash = device.stableHash
+        shard(for: hash).state.withLock { state in
+            let (position, added) = state.devices.positionAdding(device, hash: hash)
+            state.devices.withSeries(at: position) { $0 = series.series }
+            if added { directory.add(device) }
         }
     }
 
     public func summary(of device: DeviceID) -> DeviceSummary? {
-        shard(for: device).state.withLock { $0.devices[device]?.summary }
+        withSeries(of: device) { $0.summary }
     }
 
     public func readings(of device: DeviceID, in range: InstantRange, limit: Int) -> DeviceReadings? {
-        shard(for: device).state.withLock { state in
-            guard let series = state.devices[device], let summary = series.summary else { return nil }
+        withSeries(of: device) { series in
+            guard let summary = series.summary else { return nil }
             let (page, next) = series.readings(in: range, limit: limit)
             return DeviceReadings(summary: summary, readings: page, next: next)
         }
     }
 
     public func buckets(of device: DeviceID, grid: BucketGrid) -> [BucketTotal]? {
-        shard(for: device).state.withLock { state in
-            guard let series = state.devices[device], series.count > 0 else { return nil }
+        withSeries(of: device) { series in
+            guard series.count > 0 else { return nil }
             var totals = [BucketTotal](repeating: BucketTotal(), count: grid.count)
             series.visit(in: grid.range) { t, c in
                 let bucket = grid.bucket(of: t)
@@ -122,10 +139,8 @@ public final class MemoryStore: ReadingStore {
         for shard in shards {
             shard.state.withLock { state in
                 statistics.devices += state.devices.count
-                // Dictionary storage: key and value per bucket, at its capacity.
-                statistics.memoryBytes +=
-                    state.devices.capacity * (MemoryLayout<DeviceID>.stride + MemoryLayout<DeviceSeries>.stride + 1)
-                for (id, series) in state.devices {
+                statistics.memoryBytes += state.devices.memoryBytes
+                for (id, series) in zip(state.devices.ids, state.devices.series) {
                     statistics.readings += series.count
                     statistics.blocks += series.blockCount
                     statistics.memoryBytes += 32 + id.utf8.capacity + series.memoryBytes - MemoryLayout<DeviceSeries>.stride
