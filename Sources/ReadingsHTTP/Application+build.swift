@@ -16,7 +16,9 @@ public func buildApplication(
     logger: Logger = Logger(label: "device-readings")
 ) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, store: store, metrics: metrics)
+    let requestTimeout = configuration.requestTimeout.map { TimeAmount($0) }
     let http1 = HTTP1Channel.Configuration(
+        additionalChannelHandlers: requestTimeout.map { [RequestTimeoutHandler(timeout: $0)] } ?? [],
         idleTimeout: configuration.idleTimeout.map { TimeAmount($0) },
         httpDecoderConfiguration: .init(
             maxHeaderFieldSize: configuration.maxHeaderSize, maxHeaderListSize: configuration.maxHeaderSize))

@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// A connection with no request in progress for this long is closed; this includes a
     /// client still sending a request's head (slowloris). nil: never.
     public var idleTimeout: Duration? = .seconds(30)
+    /// Time from a request's head to the end of its body; a connection still receiving the body
+    /// after this is closed (a slow-body slowloris). nil: never.
+    public var requestTimeout: Duration? = .seconds(60)
     /// Connections served at once; more wait in the kernel's accept queue. nil: no limit.
     public var maxConnections: Int? = 1024
     /// Largest request head (request line and headers) in bytes.

@@ -34,6 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Close a connection with no request in progress for this many seconds, including one still sending a request head (slowloris); 0: never [IDLE_TIMEOUT] (default: 30)")
     var idleTimeout: Int?
 
+    @Option(help: "Close a connection whose request body has not arrived whole this many seconds after its head (a slow-body slowloris); 0: never [REQUEST_TIMEOUT] (default: 60)")
+    var requestTimeout: Int?
+
     @Option(help: "Serve at most this many connections at once, the rest wait to be accepted; 0: no limit [MAX_CONNECTIONS] (default: 1024)")
     var maxConnections: Int?
 
@@ -91,6 +94,9 @@ struct ServeCommand: AsyncParsableCommand {
         let idle = try idleTimeout ?? settings.integer("IDLE_TIMEOUT", in: 0...86_400) ?? 30
         guard (0...86_400).contains(idle) else { throw ValidationError("--idle-timeout must be 0...86400 seconds") }
         configuration.idleTimeout = idle == 0 ? nil : .seconds(idle)
+        let bodyTime = try requestTimeout ?? settings.integer("REQUEST_TIMEOUT", in: 0...86_400) ?? 60
+        guard (0...86_400).contains(bodyTime) else { throw ValidationError("--request-timeout must be 0...86400 seconds") }
+        configuration.requestTimeout = bodyTime == 0 ? nil : .seconds(bodyTime)
         let connections = try maxConnections ?? settings.integer("MAX_CONNECTIONS", in: 0...1_000_000) ?? 1024
         guard (0...1_000_000).contains(connections) else { throw ValidationError("--max-connections must be 0...1000000") }
         configuration.maxConnections = connections == 0 ? nil : connections

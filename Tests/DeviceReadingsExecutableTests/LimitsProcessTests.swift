@@ -51,6 +51,37 @@ import Testing
         #expect(try await server.stop() == 0)
     }
 
+    @Test func aSlowBodyIsCutOffByTheRequestTimeoutWhileOthersAreServed() async throws {
+        let server = try ServerProcess(arguments: ["--request-timeout", "1", "--idle-timeout", "60"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let body = Array(#"{"id":"slow","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8)
+        let drip = try server.connect()
+        drip.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
+        let start = ContinuousClock.now
+        var sent = 0
+        var closed = false
+        // The head at once, then the body one byte every 100 ms: it would take ~7 s.
+        while sent < body.count - 1 {
+            drip.send([body[sent]])
+            sent += 1
+            if Self.isClosed(drip, within: .milliseconds(100)) {
+                closed = true
+                break
+            }
+            if sent == 3 {
+                let (status, _) = try await server.request("GET", "/health")
+                #expect(status == 200)
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        #expect(closed, "the slow body's connection was never closed")
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed after \(elapsed)")
+        // Nothing of the cut request was stored; the server serves on.
+        #expect(try await server.request("GET", "/devices/slow").0 == 404)
+        #expect(try await server.stop() == 0)
+    }
+
     @Test func connectionsPastTheCapWaitUntilOneCloses() async throws {
         let server = try ServerProcess(arguments: ["--max-connections", "2", "--idle-timeout", "60"])
         defer { _ = try? server.process.terminate() }
