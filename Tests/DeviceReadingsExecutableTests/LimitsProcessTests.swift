@@ -20,30 +20,30 @@ import Testing
         return poll(&pollDescriptor, 1, milliseconds) == 1
     }
 
+    /// Sends `bytes` on `connection` one every 100 ms until the server closes it (or all but the
+    /// last are sent), checking once along the way that another client is served meanwhile.
+    /// Returns whether it was closed and how long the drip lasted.
+    static func drip(_ bytes: [UInt8], on connection: RawConnection, _ server: ServerProcess) async throws -> (closed: Bool, elapsed: Duration) {
+        let start = ContinuousClock.now
+        for (sent, byte) in bytes.dropLast().enumerated() {
+            connection.send([byte])
+            if isClosed(connection, within: .milliseconds(100)) { return (true, ContinuousClock.now - start) }
+            if sent == 2 {
+                let (status, _) = try await server.request("GET", "/health")
+                #expect(status == 200)
+            }
+        }
+        return (false, ContinuousClock.now - start)
+    }
+
     @Test func aSlowDripClientIsCutOffWhileOthersAreServed() async throws {
         let server = try ServerProcess(arguments: ["--idle-timeout", "1"])
         defer { _ = try? server.process.terminate() }
         try await server.waitUntilServing()
         let drip = try server.connect()
         let head = Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".utf8)
-        let start = ContinuousClock.now
-        var sent = 0
-        var closed = false
         // One byte of the request head every 100 ms: the head would take ~9 s to arrive.
-        while sent < head.count - 1 {
-            drip.send([head[sent]])
-            sent += 1
-            if Self.isClosed(drip, within: .milliseconds(100)) {
-                closed = true
-                break
-            }
-            // Others are served meanwhile.
-            if sent == 3 {
-                let (status, _) = try await server.request("GET", "/health")
-                #expect(status == 200)
-            }
-        }
-        let elapsed = ContinuousClock.now - start
+        let (closed, elapsed) = try await Self.drip(head, on: drip, server)
         #expect(closed, "the drip connection was never closed")
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed after \(elapsed)")
         let (status, _) = try await server.request("GET", "/health")
@@ -58,23 +58,8 @@ import Testing
         let body = Array(#"{"id":"slow","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8)
         let drip = try server.connect()
         drip.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
-        let start = ContinuousClock.now
-        var sent = 0
-        var closed = false
         // The head at once, then the body one byte every 100 ms: it would take ~7 s.
-        while sent < body.count - 1 {
-            drip.send([body[sent]])
-            sent += 1
-            if Self.isClosed(drip, within: .milliseconds(100)) {
-                closed = true
-                break
-            }
-            if sent == 3 {
-                let (status, _) = try await server.request("GET", "/health")
-                #expect(status == 200)
-            }
-        }
-        let elapsed = ContinuousClock.now - start
+        let (closed, elapsed) = try await Self.drip(body, on: drip, server)
         #expect(closed, "the slow body's connection was never closed")
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed after \(elapsed)")
         // Nothing of the cut request was stored; the server serves on.
