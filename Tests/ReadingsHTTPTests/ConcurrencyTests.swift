@@ -88,6 +88,60 @@ import Testing
             }
         }
     }
+
+    /// The listing while new devices are being created, and buckets while readings arrive: pages
+    /// stay in strict id order without repeats, every device that existed before a walk began is
+    /// in it, each listed device's figures are whole batches, and bucket sums are whole batches.
+    @Test(arguments: Engine.allCases)
+    func listingAndBucketsDuringCreationStayOrderedAndWhole(engine: Engine) async throws {
+        try await withApp(engine, .live) { client in
+            let port = try #require(client.port)
+            // Devices that exist before any walk.
+            for n in stride(from: 0, to: 60, by: 2) { _ = try await client.ingest(String(format: "fleet-%03d", n), [(timestamp(0, 0), 2), (timestamp(1, 0), 2)]) }
+            let before = Set(stride(from: 0, to: 60, by: 2).map { String(format: "fleet-%03d", $0) })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        // New devices between the existing ones, and more batches for old ones.
+                        for n in stride(from: 1, to: 60, by: 2) {
+                            for id in [String(format: "fleet-%03d", n), String(format: "fleet-%03d", n - 1)] {
+                                let body = ingestBody(id, [(timestamp(n * 2 + 10, 0), 2), (timestamp(n * 2 + 11, 0), 2)])
+                                _ = try await http.execute(.init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                        for _ in 0..<15 {
+                            var seen: [String] = []
+                            var uri: String? = "/devices?limit=7&prefix=fleet-"
+                            while let current = uri {
+                                let response = try await http.execute(.init(current, method: .get))
+                                #expect(response.status == .ok)
+                                let json = try JSONBody(response.body ?? ByteBuffer())
+                                for device in json["devices"]?.array ?? [] {
+                                    seen.append(device["id"]?.string ?? "")
+                                    // Two readings of 2 per batch: whole batches only.
+                                    let readings = device["readings"]?.int ?? -1
+                                    #expect(readings > 0 && readings % 2 == 0)
+                                    #expect(device["cumulative_count"]?.int == readings * 2)
+                                }
+                                uri = json["next"]?.string
+                            }
+                            #expect(seen == seen.sorted() && Set(seen).count == seen.count)
+                            #expect(before.isSubset(of: Set(seen)))
+                            let buckets = try await http.execute(
+                                .init("/devices/fleet-000/buckets?from=2023-05-01T00:00:00Z&to=2023-05-02T00:00:00Z&step=1d", method: .get))
+                            let total = try JSONBody(buckets.body ?? ByteBuffer())["buckets"]?[0]?["count"]?.int ?? -1
+                            #expect(total > 0 && total % 4 == 0)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
 }
 
 /// A distinct timestamp per index; `spelling` varies how it is written (same instant).
