@@ -1,6 +1,7 @@
 /// RFC 3986 percent-encoding. `+` is a literal plus everywhere (not a space): clients send
-/// `%2B` for an offset's plus sign and `%20` for a space.
-enum PercentEncoding {
+/// `%2B` for an offset's plus sign and `%20` for a space. Public for clients of the API in this
+/// package (`device-readings bench` encodes ids in paths with it).
+public enum PercentEncoding {
     /// Decodes `%XX` escapes in `text`; nil when an escape is malformed or the result is not
     /// well-formed UTF-8.
     static func decode(_ text: Substring) -> [UInt8]? {
@@ -28,7 +29,8 @@ enum PercentEncoding {
     }
 
     /// Encodes every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`).
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
         for byte in bytes {
             switch byte {
@@ -37,7 +39,6 @@ enum PercentEncoding {
                 UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(byte)
             default:
-                let digits = Array("0123456789ABCDEF".utf8)
                 out.append(UInt8(ascii: "%"))
                 out.append(digits[Int(byte >> 4)])
                 out.append(digits[Int(byte & 0xF)])

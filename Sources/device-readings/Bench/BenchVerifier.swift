@@ -1,3 +1,5 @@
+import ReadingsHTTP
+
 /// After the run, checks the server holds exactly what it acknowledged: for each device (all of
 /// them, or an evenly spread sample), `cumulative_count` is the sum of the counts of the distinct
 /// readings in acknowledged requests and `latest_timestamp` their greatest timestamp (a device
@@ -111,7 +113,7 @@ enum BenchVerifier {
     private static func check(
         _ plan: BenchDevicePlan, expected: Expectation, over connection: BenchHTTPConnection
     ) throws -> [String] {
-        let path = "/devices/\(BenchWireEncoding.pathSegment(plan.id))"
+        let path = "/devices/\(PercentEncoding.encode(plan.id.utf8))"
         var messages: [String] = []
         let name = "device \(BenchWireEncoding.jsonString(plan.id))"
 

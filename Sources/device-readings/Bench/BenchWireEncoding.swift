@@ -1,4 +1,5 @@
-/// How a device id travels: as JSON string content in ingest bodies, percent-encoded in paths.
+/// How a device id travels in ingest bodies: as JSON string content. (In paths it is
+/// percent-encoded with `ReadingsHTTP.PercentEncoding`.)
 enum BenchWireEncoding {
     /// Appends `text` as the content of a JSON string (without the quotes): `"` and `\` escaped,
     /// control characters as `\u00XX`, everything else as UTF-8.
@@ -24,26 +25,6 @@ enum BenchWireEncoding {
         var out: [UInt8] = [UInt8(ascii: "\"")]
         appendJSONStringContent(text, to: &out)
         out.append(UInt8(ascii: "\""))
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `text` percent-encoded for one path segment (RFC 3986): every byte outside the unreserved
-    /// set `A-Z a-z 0-9 - . _ ~` becomes `%XX`, so `+`, `/` and spaces are unambiguous.
-    static func pathSegment(_ text: String) -> String {
-        let hex = Array("0123456789ABCDEF".utf8)
-        var out: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            }
-        }
         return String(decoding: out, as: UTF8.self)
     }
 }
