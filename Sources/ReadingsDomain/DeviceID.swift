@@ -29,11 +29,7 @@ public struct DeviceID: Hashable, Comparable, Sendable {
     /// shard, where Swift's per-process seeded `Hasher` would do as well today but not for
     /// anything persisted.
     public var stableHash: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        return hash
+        StableHash.fnv1a(utf8)
     }
 
     public static func < (lhs: DeviceID, rhs: DeviceID) -> Bool {

@@ -1,6 +1,7 @@
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import ReadingsDomain
 
 /// Files built into the binary (SwiftPM `embedInCode` resources): the OpenAPI document and the
 /// dashboard's page, script and style sheet. Served from memory, with a strong `ETag` so that a
@@ -16,10 +17,8 @@ struct StaticController: Sendable {
             self.route = route
             self.contentType = contentType
             self.body = ByteBuffer(bytes: bytes)
-            // FNV-1a of the content: changes whenever the file does.
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-            self.etag = "\"\(String(hash, radix: 16))\""
+            // A hash of the content: changes whenever the file does.
+            self.etag = "\"\(String(StableHash.fnv1a(bytes), radix: 16))\""
         }
     }
 
