@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/IngestBodyFuzzer"),
         .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/TimestampFuzzer"),
         // Engine-only benchmarks (Benchmarks/README.md): `make bench`, `make figures`.
-        .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain"], path: "Benchmarks/StorageWorkloads"),
+        .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain", "ReadingsTestSupport"], path: "Benchmarks/StorageWorkloads"),
         .executableTarget(
             name: "StorageBenchmarks",
             dependencies: [
@@ -112,7 +112,7 @@ let package = Package(
             dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
             path: "Benchmarks/StorageFigures"
         ),
-        // Helpers shared by the test targets (a seeded random generator).
+        // Helpers shared by the test targets and the benchmark workloads (a seeded random generator).
         .target(name: "ReadingsTestSupport", path: "Tests/Support"),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain", "ReadingsTestSupport"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).

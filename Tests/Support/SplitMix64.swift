@@ -1,12 +1,15 @@
-/// A small seeded, deterministic `RandomNumberGenerator` (SplitMix64) for the property tests:
-/// the same seed always gives the same sequence, so a failure is reproducible from its seed.
+/// A small seeded, deterministic `RandomNumberGenerator` (SplitMix64) for the property tests and
+/// the benchmarks' workloads: the same seed always gives the same sequence, so a failure is
+/// reproducible from its seed and every benchmark run stores the same readings.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    @usableFromInline var state: UInt64
 
+    @inlinable
     public init(seed: UInt64) {
         state = seed
     }
 
+    @inlinable
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
