@@ -25,17 +25,18 @@ public final class ServiceMetrics: Sendable {
     private let devicesStored: Prometheus.Gauge
     private let readingsStored: Prometheus.Gauge
     private let memoryBytes: Prometheus.Gauge
-    private let requests = Mutex<[RequestKey: Prometheus.Counter]>([:])
-    private let durations = Mutex<[RouteKey: DurationHistogram]>([:])
+    /// Each (method, route)'s series, found with one lookup under one lock per request.
+    private let routes = Mutex<[RouteKey: RouteSeries]>([:])
 
     private struct RouteKey: Hashable {
         var method: String
         var route: String
     }
 
-    private struct RequestKey: Hashable {
-        var route: RouteKey
-        var status: Int
+    /// A (method, route)'s duration histogram and its request counters by status.
+    private struct RouteSeries {
+        var duration: DurationHistogram
+        var requests: [Int: Prometheus.Counter] = [:]
     }
 
     /// Buckets of `http_request_duration_seconds`.
@@ -82,26 +83,26 @@ public final class ServiceMetrics: Sendable {
 
     /// Counts one answered request and records how long it took.
     func recordRequest(method: String, route: String, status: Int, duration: Duration) {
-        let routeKey = RouteKey(method: method, route: route)
-        let key = RequestKey(route: routeKey, status: status)
-        let counter = requests.withLock { counters in
-            if let counter = counters[key] { return counter }
+        let key = RouteKey(method: method, route: route)
+        let (counter, histogram) = routes.withLock { routes in
+            if let series = routes[key], let counter = series.requests[status] { return (counter, series.duration) }
+            // The first answer with this method, route and status: register its series.
+            var series =
+                routes[key]
+                ?? RouteSeries(
+                    duration: registry.makeDurationHistogram(
+                        descriptor: describe(
+                            "http_request_duration_seconds",
+                            "Time from a request's head to its response, by method and route template."),
+                        labels: [("method", method), ("route", route)], buckets: Self.requestBuckets))
             let counter = registry.makeCounter(
                 descriptor: describe("http_requests_total", "HTTP requests answered, by method, route template and status."),
                 labels: [("method", method), ("route", route), ("status", String(status))])
-            counters[key] = counter
-            return counter
+            series.requests[status] = counter
+            routes[key] = series
+            return (counter, series.duration)
         }
         counter.increment()
-        let histogram = durations.withLock { histograms in
-            if let histogram = histograms[routeKey] { return histogram }
-            let histogram = registry.makeDurationHistogram(
-                descriptor: describe(
-                    "http_request_duration_seconds", "Time from a request's head to its response, by method and route template."),
-                labels: [("method", method), ("route", route)], buckets: Self.requestBuckets)
-            histograms[routeKey] = histogram
-            return histogram
-        }
         histogram.record(duration)
     }
 
