@@ -112,6 +112,15 @@ let package = Package(
             dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
             path: "Benchmarks/StorageFigures"
         ),
+        // Hummingbird alone, answering a constant body: the framework's ceiling (scripts/bench-ceiling.sh).
+        .executableTarget(
+            name: "http-ceiling",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HTTPCeiling"
+        ),
         // Helpers shared by the test targets and the benchmark workloads (a seeded random generator).
         .target(name: "ReadingsTestSupport", path: "Tests/Support"),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain", "ReadingsTestSupport"]),

@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
-# The ceiling of HTTP ingest at one reading per request on this machine: nginx answering every
-# POST /ingest with a constant 202 body (no parsing, no storage) beside seed-node and this server,
-# same wrk client and workload, alternating in one run; medians of ROUNDS rounds. nginx's figure
-# is what any server can reach here with the client sharing the cores.
-# usage: ROUNDS=3 scripts/bench-ceiling.sh [SECONDS]
+# The ceilings of HTTP ingest on this machine, beside seed-node and this server, same wrk client
+# and workload, alternating in one run; medians of ROUNDS rounds:
+# - nginx answering every POST /ingest with a constant body (no parsing, no storage): what any
+#   server can reach here with the client sharing the cores;
+# - http-ceiling (Benchmarks/HTTPCeiling): Hummingbird alone, reading the body and answering the
+#   same constant body: what a server on this framework can reach, before any work of its own.
+# Both still read every request body, and their answer is this server's own answer to the
+# dataset's first body while that body is new (every reading accepted: the shortest answer the
+# contract allows, since each reading gets a result).
+# usage: ROUNDS=3 scripts/bench-ceiling.sh [SECONDS] [BATCH...]   e.g. scripts/bench-ceiling.sh 8 1 100 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=${BENCH:-../shared/bench}
 source "$BENCH/lib.sh"
-SECS=${1:-8}
+SECS=${1:-8}; shift || true
+BATCHES=${*:-1}
 ROUNDS=${ROUNDS:-3}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 [ -x "$NGINX" ] || { echo "nginx is missing: apt-get install -y nginx-light" >&2; exit 2; }
 [ -x .build/release/device-readings ] || swift build -c release
+[ -x .build/release/http-ceiling ] || swift build -c release --product http-ceiling
 OUT=$(mktemp -d /tmp/bench-ceiling.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-write_nginx_conf() {
-  mkdir -p "$OUT/nginx"
+DATA=${BENCH_DATA:-${TMPDIR:-/tmp}/device-readings-bench/data}
+
+# This server's answer to the first body of regular-bBATCH, sent once to a new server.
+capture_answer() { # batch
+  local port=$((18100 + RANDOM % 800)) pid
+  [ -s "$DATA/regular-b$1/bodies.ndjson" ] || "$BENCH/workload/make-data.sh" regular "$1" > /dev/null
+  .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$!
+  wait_port $port
+  head -1 "$DATA/regular-b$1/bodies.ndjson" | curl -sf -o "$OUT/nginx/answer-b$1.json" \
+    -H 'Content-Type: application/json' --data-binary @- http://127.0.0.1:$port/ingest
+  stop_pid $pid
+}
+# POST to a static file is a 405 in nginx; error_page turns it into a 202 with the file.
+write_nginx_conf() { # port batch
   cat > "$OUT/nginx/nginx.conf" <<CONF
 worker_processes 1;
 pid $OUT/nginx/nginx.pid;
@@ -25,45 +44,53 @@ events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path $OUT/nginx;
+  client_max_body_size 16m;
   server {
     listen 127.0.0.1:$1;
-    location = /ingest {
-      default_type application/json;
-      return 202 '{"accepted":1,"duplicates":0,"rejected":0,"results":[{"index":0,"id":"x","timestamp":"2023-01-01T00:00:00Z","status":202,"success":true}]}';
-    }
+    location = /ingest { error_page 405 =202 /answer; }
+    location = /answer { internal; default_type application/json; alias $OUT/nginx/answer-b$2.json; }
   }
 }
 CONF
 }
-for round in $(seq "$ROUNDS"); do
-  for server in nginx seed-node ours; do
-    port=$((18100 + RANDOM % 800))
-    case $server in
-      ours) .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$! ;;
-      seed-node) node "$BENCH/peers/seed-node/server.js" $port > /dev/null 2>&1 & pid=$! ;;
-      nginx) write_nginx_conf $port; "$NGINX" -c "$OUT/nginx/nginx.conf" -g 'daemon off;' > /dev/null 2>&1 & pid=$! ;;
-    esac
-    wait_port $port
-    # nginx stores nothing, so the kit's count check cannot pass for it: throughput only.
-    verify=0; [ $server = nginx ] && verify=1
-    NOVERIFY=$verify SERVER_PIDS=$pid TAG=$server "$BENCH/run-ingest.sh" http://127.0.0.1:$port regular 1 "$SECS" > "$OUT/run.out" 2>&1 || true
-    python3 scripts/bench-summary.py "$server" < "$OUT/run.out" | tee -a "$OUT/all.txt"
-    stop_pid $pid
+mkdir -p "$OUT/nginx"
+for batch in $BATCHES; do
+  capture_answer "$batch"
+  for round in $(seq "$ROUNDS"); do
+    for server in nginx hummingbird seed-node ours; do
+      port=$((18100 + RANDOM % 800))
+      case $server in
+        ours) .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$! ;;
+        hummingbird) MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216 \
+          .build/release/http-ceiling $port "$OUT/nginx/answer-b$batch.json" > /dev/null 2>&1 & pid=$! ;;
+        seed-node) node "$BENCH/peers/seed-node/server.js" $port > /dev/null 2>&1 & pid=$! ;;
+        nginx) write_nginx_conf $port "$batch"; "$NGINX" -c "$OUT/nginx/nginx.conf" -g 'daemon off;' > /dev/null 2>&1 & pid=$! ;;
+      esac
+      wait_port $port
+      # The ceilings store nothing, so the kit's count check cannot pass for them: throughput only.
+      verify=0; case $server in nginx|hummingbird) verify=1 ;; esac
+      NOVERIFY=$verify SERVER_PIDS=$pid TAG=$server "$BENCH/run-ingest.sh" http://127.0.0.1:$port regular "$batch" "$SECS" > "$OUT/run.out" 2>&1 || true
+      python3 scripts/bench-summary.py "$server" < "$OUT/run.out" | tee -a "$OUT/all.txt"
+      stop_pid $pid
+    done
   done
 done
 echo
-echo "medians (requests/s, batch 1):"
-python3 - "$OUT/all.txt" <<'PY'
+python3 - "$OUT/all.txt" $BATCHES <<'PY'
 import re, statistics, sys
 rates = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(\S+)\s+batch=\S+\s+readings/s=(\d+)", line)
-    if m: rates.setdefault(m.group(1), []).append(int(m.group(2)))
-med = {k: statistics.median(v) for k, v in rates.items()}
-for k in ("nginx", "seed-node", "ours"):
-    if k in med: print(f"{k:10} {med[k]:>10,.0f}")
-if "nginx" in med and "seed-node" in med:
-    print(f"nginx / seed-node = {med['nginx'] / med['seed-node']:.2f}x (the most any server could reach against seed-node here)")
-if "ours" in med and "seed-node" in med:
-    print(f"ours / seed-node = {med['ours'] / med['seed-node']:.2f}x; ours / nginx = {med['ours'] / med['nginx']:.2f}x")
+    m = re.match(r"(\S+)\s+batch=(\S+)\s+readings/s=(\d+)", line)
+    if m: rates.setdefault((m.group(2), m.group(1)), []).append(int(m.group(3)))
+print("medians (readings/s):")
+for batch in sys.argv[2:]:
+    med = {k: statistics.median(rates[(batch, k)]) for k in ("nginx", "hummingbird", "seed-node", "ours") if (batch, k) in rates}
+    line = f"batch={batch:<5}" + "".join(f" {k}={v:>11,.0f}" for k, v in med.items())
+    if "nginx" in med and "seed-node" in med:
+        line += f"  nginx/seed-node={med['nginx'] / med['seed-node']:.2f}x"
+    if "hummingbird" in med and "seed-node" in med:
+        line += f"  hummingbird/seed-node={med['hummingbird'] / med['seed-node']:.2f}x"
+    if "ours" in med and "seed-node" in med:
+        line += f"  ours/seed-node={med['ours'] / med['seed-node']:.2f}x  ours/nginx={med['ours'] / med['nginx']:.2f}x"
+    print(line)
 PY
