@@ -35,6 +35,7 @@ public enum IngestBodyParser {
         var elementCount = 0
         var items: [IngestItem] = []
         var readings: [Reading] = []
+        var common = CommonReading()
 
         init(maxReadings: Int) {
             self.maxReadings = maxReadings
@@ -108,6 +109,14 @@ public enum IngestBodyParser {
             guard scanner.next == UInt8(ascii: "{") else {
                 let kind = try scanner.skipValue(depth: 3)
                 return IngestItem(timestampStart: -1, timestampLength: 0, verdict: .notAnObject(kind))
+            }
+            let start = scanner.position
+            if let match = common.match(scanner.bytes, at: start) {
+                scanner.position = match.end
+                if elementCount <= maxReadings { readings.append(Reading(instant: match.instant, count: match.count)) }
+                return IngestItem(
+                    timestampStart: Int32(truncatingIfNeeded: start + CommonReading.timestampOffset),
+                    timestampLength: Int32(CommonReading.timestampLength), verdict: .valid)
             }
             var timestamp: JSONScanner.StringToken? = nil
             var timestampKind: JSONValueKind? = nil
