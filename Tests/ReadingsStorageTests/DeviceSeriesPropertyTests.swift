@@ -9,7 +9,7 @@ import Testing
 /// that grow a block past its split size, and instants across the whole range.
 @Suite struct DeviceSeriesPropertyTests {
     enum Shape: String, CaseIterable, CustomTestStringConvertible {
-        case inOrder, mostlyInOrder, random, fullRange, bigLateBatches
+        case inOrder, mostlyInOrder, random, fullRange, bigLateBatches, replays
         var testDescription: String { rawValue }
     }
 
@@ -20,7 +20,13 @@ import Testing
         var scratch = BlockScratch()
         var model = DeviceModel()
         var clock: Int64 = 1_700_000_000_000_000_000
+        // Instants sent so far, ascending (`.replays` re-sends runs of them).
+        var history: [Int64] = []
         for _ in 0..<(shape == .bigLateBatches ? 12 : 60) {
+            // `.replays`: every other batch re-sends an ascending run of earlier instants, some
+            // moved by half a microsecond so that they land between stored ones.
+            let replayFrom = shape == .replays && !history.isEmpty && Bool.random(using: &generator)
+                ? Int.random(in: 0..<history.count, using: &generator) : nil
             let size = shape == .bigLateBatches ? Int.random(in: 500...3000, using: &generator) : Int.random(in: 1...200, using: &generator)
             var batch: [Reading] = []
             for _ in 0..<size {
@@ -40,6 +46,15 @@ import Testing
                         : Int64.random(in: Int64.min...Int64.max, using: &generator)
                 case .bigLateBatches:
                     t = Int64.random(in: 0...100_000, using: &generator) * 1000
+                case .replays:
+                    if let replayFrom, replayFrom + batch.count < history.count {
+                        let old = history[replayFrom + batch.count]
+                        t = Int.random(in: 0..<5, using: &generator) == 0 ? old - 500 : old
+                    } else {
+                        clock += 60_000_000_000
+                        t = clock
+                        history.append(t)
+                    }
                 }
                 // Repeats of earlier instants (same or different count) now and then.
                 let count = Int.random(in: 0..<8, using: &generator) == 0
@@ -61,6 +76,7 @@ import Testing
         #expect(all.map(\.instant.nanoseconds) == sorted.map(\.key))
         #expect(all.map(\.count) == sorted.map(\.value))
         if shape != .random && shape != .fullRange { #expect(series.blockCount > 1) }
+        if shape == .replays { #expect(series.count > history.count) }
         // Ranged reads with limits agree with the model too.
         for _ in 0..<20 {
             let a = sorted.randomElement(using: &generator)?.key ?? 0
@@ -70,6 +86,16 @@ import Testing
             let matching = sorted.filter { $0.key >= min(a, b) && $0.key < max(a, b) }
             #expect(page.map(\.instant.nanoseconds) == matching.prefix(limit).map(\.key))
             #expect(pageNext?.nanoseconds == (matching.count > limit ? matching[limit].key : nil))
+        }
+    }
+
+    @Test func partitionPointNearAHintIsThePartitionPoint() {
+        for count in 0...9 {
+            for point in 0...count {
+                for hint in -2...(count + 2) {
+                    #expect(partitionPoint(count, near: hint) { $0 < point } == point, "count \(count) point \(point) hint \(hint)")
+                }
+            }
         }
     }
 

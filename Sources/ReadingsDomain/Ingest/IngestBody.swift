@@ -41,6 +41,13 @@ public enum IngestVerdict: Hashable, Sendable {
     case invalidTimestamp(TimestampError)
     /// `INVALID_COUNT`.
     case invalidCount(CountError)
+
+    /// Whether this is ``valid`` (a pattern match: cheaper than `==`, which compares payloads).
+    @inline(__always)
+    public var isValid: Bool {
+        if case .valid = self { return true }
+        return false
+    }
 }
 
 /// Why a whole body was refused (nothing is stored).

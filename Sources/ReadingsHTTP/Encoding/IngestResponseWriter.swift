@@ -58,7 +58,7 @@ struct IngestResponseWriter {
         for item in parsed.items {
             let timestamp = Int(item.timestampLength)
             bound += 96 + id + timestamp
-            if item.verdict != .valid || totals.accepted < parsed.items.count {
+            if !item.verdict.isValid || totals.accepted < parsed.items.count {
                 // Room for a code and a message naming the id, the timestamp and two counts.
                 bound += 400 + 2 * (id + timestamp)
             }

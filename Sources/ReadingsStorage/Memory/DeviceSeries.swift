@@ -67,15 +67,18 @@ struct DeviceSeries {
         // An empty head (a new device, or one just sealed) is sized for this batch rather than
         // grown by doubling from one: a device with a few readings keeps exactly those.
         if head.isEmpty { head.reserveCapacity(min(readings.count, DeviceSeries.headCapacity)) }
+        // Late readings of a batch usually ascend too: each block search starts at the block
+        // the previous one found.
+        var blockHint = 0
         for reading in readings {
-            outcomes.append(insert(reading, scratch: &scratch))
+            outcomes.append(insert(reading, scratch: &scratch, blockHint: &blockHint))
         }
         flush(&scratch)
         return outcomes
     }
 
     @inline(__always)
-    private mutating func insert(_ reading: Reading, scratch: inout BlockScratch) -> IngestOutcome {
+    private mutating func insert(_ reading: Reading, scratch: inout BlockScratch, blockHint: inout Int) -> IngestOutcome {
         let t = reading.instant.nanoseconds
         if count == 0 || t > latest {
             guard add(reading.count) else { return .overflow }
@@ -95,14 +98,16 @@ struct DeviceSeries {
             return .accepted
         }
         // A sealed block's range (or the gap before it) holds this instant.
-        var block = blockIndex(coveringOrAfter: t)
+        var block = blockIndex(coveringOrAfter: t, near: blockHint)
         if scratch.block != block && scratch.dirty {
             // Writing the held block back may split it, which moves the blocks after it.
             flush(&scratch)
-            block = blockIndex(coveringOrAfter: t)
+            block = blockIndex(coveringOrAfter: t, near: block)
         }
+        blockHint = block
         load(block, into: &scratch)
         let position = scratch.lowerBound(t)
+        scratch.cursor = position + 1
         if position < scratch.instants.count && scratch.instants[position] == t {
             return repeated(existing: scratch.counts[position], reading.count)
         }
@@ -132,8 +137,8 @@ struct DeviceSeries {
     }
 
     /// Index of the first block whose last instant is ≥ `t` (`index.count` when none).
-    private func blockIndex(coveringOrAfter t: Int64) -> Int {
-        partitionPoint(index.count) { index[$0].last < t }
+    private func blockIndex(coveringOrAfter t: Int64, near hint: Int = 0) -> Int {
+        partitionPoint(index.count, near: hint) { index[$0].last < t }
     }
 
     /// Seals the head into a new block at the end of the arena.
@@ -174,6 +179,7 @@ struct DeviceSeries {
         precondition(!scratch.dirty, "the held block must be written back first")
         let info = index[block]
         scratch.block = block
+        scratch.cursor = 0
         scratch.instants.removeAll(keepingCapacity: true)
         scratch.counts.removeAll(keepingCapacity: true)
         arena.withUnsafeBufferPointer { bytes in
@@ -284,11 +290,24 @@ struct BlockScratch {
     var counts: [UInt64] = []
     /// Output buffer for re-encoding.
     var encoded: [UInt8] = []
+    /// Where the next lookup in the held block is likely to land: just after the last one.
+    var cursor = 0
 
-    /// Index of the first instant ≥ `t`.
+    /// Index of the first instant ≥ `t`, tried at ``cursor`` first.
     func lowerBound(_ t: Int64) -> Int {
-        partitionPoint(instants.count) { instants[$0] < t }
+        partitionPoint(instants.count, near: cursor) { instants[$0] < t }
     }
+}
+
+/// ``partitionPoint(_:_:)``, answered without a search when it is `hint` or the index after it
+/// (ascending lookups move forward by about one each time). Any hint gives the same answer.
+@inline(__always)
+func partitionPoint(_ count: Int, near hint: Int, _ isBefore: (Int) -> Bool) -> Int {
+    if hint >= 0 && hint <= count && (hint == 0 || isBefore(hint - 1)) {
+        if hint == count || !isBefore(hint) { return hint }
+        if hint + 1 == count || !isBefore(hint + 1) { return hint + 1 }
+    }
+    return partitionPoint(count, isBefore)
 }
 
 /// The first index in `0..<count` for which `isBefore` is false, where `isBefore` is true for a
