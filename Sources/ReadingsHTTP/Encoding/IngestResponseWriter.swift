@@ -66,7 +66,42 @@ struct IngestResponseWriter {
         return bound
     }
 
+    /// The parts of results that are the same for every reading of the request, put together
+    /// once: `,"id":"<id>"`, and a duplicate's text from after its timestamp up to the
+    /// timestamp again in the message.
+    private struct Fragments {
+        let bytes: [UInt8]
+        let idField: Range<Int>
+        let duplicateLead: Range<Int>
+
+        init(id: UnsafeBufferPointer<UInt8>) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(2 * id.count + 120)
+            bytes.append(contentsOf: #","id":""#.utf8)
+            bytes.append(contentsOf: id)
+            bytes.append(UInt8(ascii: "\""))
+            idField = 0..<bytes.count
+            bytes.append(contentsOf: #"","status":409,"success":false,"code":"DUPLICATE_READING","error":"A reading for device "#.utf8)
+            bytes.append(contentsOf: id)
+            bytes.append(contentsOf: " at ".utf8)
+            duplicateLead = idField.upperBound..<bytes.count
+            self.bytes = bytes
+        }
+    }
+
     private func write(_ totals: Totals, with out: inout RawJSONWriter) {
+        let fragments = Fragments(id: UnsafeBufferPointer(rebasing: requestBody[parsed.deviceIDSpan]))
+        fragments.bytes.withUnsafeBufferPointer { bytes in
+            write(
+                totals, idField: UnsafeBufferPointer(rebasing: bytes[fragments.idField]),
+                duplicateLead: UnsafeBufferPointer(rebasing: bytes[fragments.duplicateLead]), with: &out)
+        }
+    }
+
+    private func write(
+        _ totals: Totals, idField: UnsafeBufferPointer<UInt8>, duplicateLead: UnsafeBufferPointer<UInt8>,
+        with out: inout RawJSONWriter
+    ) {
         out.put("{\"accepted\":")
         out.putDecimal(UInt64(totals.accepted))
         out.put(",\"duplicates\":")
@@ -86,37 +121,43 @@ struct IngestResponseWriter {
             }
             if !first { out.put(UInt8(ascii: ",")) }
             first = false
-            writeResult(index: index, item: item, outcome: outcome, reading: readingIndex, into: &out)
+            writeResult(
+                index: index, item: item, outcome: outcome, reading: readingIndex, idField: idField,
+                duplicateLead: duplicateLead, into: &out)
         }
         out.put("]}")
     }
 
     /// Writes one result; `reading` is the index in `parsed.readings` when the item is valid.
+    @inline(__always)
     private func writeResult(
-        index: Int, item: IngestItem, outcome: IngestOutcome?, reading: Int, into out: inout RawJSONWriter
+        index: Int, item: IngestItem, outcome: IngestOutcome?, reading: Int, idField: UnsafeBufferPointer<UInt8>,
+        duplicateLead: UnsafeBufferPointer<UInt8>, into out: inout RawJSONWriter
     ) {
         out.put("{\"index\":")
         out.putDecimal(UInt64(index))
-        out.put(",\"id\":\"")
-        writeSpan(parsed.deviceIDSpan, into: &out)
-        out.put(UInt8(ascii: "\""))
+        out.put(idField)
         if let span = item.timestampSpan {
             out.put(",\"timestamp\":\"")
             writeSpan(span, into: &out)
-            out.put(UInt8(ascii: "\""))
+            // The two results of nearly every reading, each ending here.
+            switch (item.verdict, outcome) {
+            case (.valid, .accepted?):
+                out.put("\",\"status\":202,\"success\":true}")
+                return
+            case (.valid, .duplicate?):
+                out.put(duplicateLead)
+                writeSpan(span, into: &out)
+                out.put(" has already been recorded. Duplicates are not allowed.\"}")
+                return
+            default:
+                out.put(UInt8(ascii: "\""))
+            }
         }
         switch (item.verdict, outcome) {
-        case (.valid, .accepted?):
-            out.put(",\"status\":202,\"success\":true}")
-            return
+        case (.valid, .accepted?), (.valid, .duplicate?):
+            preconditionFailure("written above: a valid reading always has its timestamp")
         // Failures: status, `success`, `code` and the opening of `error`, then the message.
-        case (.valid, .duplicate?):
-            out.put(",\"status\":409,\"success\":false,\"code\":\"DUPLICATE_READING\",\"error\":\"")
-            out.put("A reading for device ")
-            writeSpan(parsed.deviceIDSpan, into: &out)
-            out.put(" at ")
-            writeSpan(item.timestampSpan!, into: &out)
-            out.put(" has already been recorded. Duplicates are not allowed.")
         case (.valid, .conflicting(let existing)?):
             out.put(",\"status\":409,\"success\":false,\"code\":\"CONFLICTING_READING\",\"error\":\"")
             out.put("A reading for device ")
