@@ -30,44 +30,25 @@ struct RawJSONWriter {
         count += bytes.count
     }
 
-    /// Writes `value` in decimal (at most 20 bytes). Values below 10,000 (indices and counts,
-    /// mostly) are written without a loop.
+    /// Writes `value` in decimal (at most 20 bytes). The length of values below 10,000
+    /// (indices and counts, mostly) is found by comparisons rather than divisions.
     @inline(__always)
     mutating func putDecimal(_ value: UInt64) {
-        @inline(__always) func digit(_ v: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: 48 &+ v) }
+        var digits: Int
         switch value {
-        case ..<10:
-            base[count] = digit(value)
-            count += 1
-            return
-        case ..<100:
-            base[count] = digit(value / 10)
-            base[count + 1] = digit(value % 10)
-            count += 2
-            return
-        case ..<1000:
-            base[count] = digit(value / 100)
-            base[count + 1] = digit(value / 10 % 10)
-            base[count + 2] = digit(value % 10)
-            count += 3
-            return
-        case ..<10_000:
-            base[count] = digit(value / 1000)
-            base[count + 1] = digit(value / 100 % 10)
-            base[count + 2] = digit(value / 10 % 10)
-            base[count + 3] = digit(value % 10)
-            count += 4
-            return
+        case ..<10: digits = 1
+        case ..<100: digits = 2
+        case ..<1000: digits = 3
+        case ..<10_000: digits = 4
         default:
-            break
+            digits = 5
+            var probe = value / 100_000
+            while probe > 0 {
+                digits += 1
+                probe /= 10
+            }
         }
         var v = value
-        var digits = 1
-        var probe = v / 10
-        while probe > 0 {
-            digits += 1
-            probe /= 10
-        }
         var p = count + digits - 1
         repeat {
             base[p] = UInt8(truncatingIfNeeded: 48 + v % 10)
