@@ -28,16 +28,42 @@ enum RequestChecks {
     }
 
     private static func requireJSONContentType(_ headers: HTTPFields) throws(APIError) {
-        guard let contentType = headers[.contentType] else { return }
-        let mediaType = trimmed(contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0])
-            .lowercased()
-        let parts = mediaType.split(separator: "/", omittingEmptySubsequences: false)
-        let isJSON = parts.count == 2 && parts[0] == "application" && (parts[1] == "json" || (parts[1].hasSuffix("+json") && parts[1].count > 5))
+        guard var contentType = headers[.contentType] else { return }
+        let isJSON = contentType.withUTF8 { isJSONMediaType($0) }
         guard isJSON else {
             throw APIError(
                 .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
                 "Content-Type \(contentType) is not supported; send application/json")
         }
+    }
+
+    /// Whether a `Content-Type` value names `application/json` or `application/<anything>+json`
+    /// (ASCII case-insensitive, parameters after `;` ignored, spaces and tabs around the media
+    /// type allowed), read from its bytes without copying: this runs on every ingest request.
+    static func isJSONMediaType(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        var end = value.firstIndex(of: UInt8(ascii: ";")) ?? value.count
+        var start = 0
+        let isSpace = { (b: UInt8) in b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") }
+        while start < end && isSpace(value[start]) { start += 1 }
+        while end > start && isSpace(value[end - 1]) { end -= 1 }
+        let mediaType = UnsafeBufferPointer(rebasing: value[start..<end])
+        /// Whether `bytes` equals the lower-case ASCII `literal`, ignoring case.
+        func equalsIgnoringCase(_ bytes: Slice<UnsafeBufferPointer<UInt8>>, _ literal: StaticString) -> Bool {
+            guard bytes.count == literal.utf8CodeUnitCount else { return false }
+            for (k, b) in bytes.enumerated() {
+                let lower = b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b
+                if lower != literal.utf8Start[k] { return false }
+            }
+            return true
+        }
+        guard let slash = mediaType.firstIndex(of: UInt8(ascii: "/")),
+            !mediaType[(slash + 1)...].contains(UInt8(ascii: "/")),
+            equalsIgnoringCase(mediaType[..<slash], "application")
+        else { return false }
+        let subtype = mediaType[(slash + 1)...]
+        if equalsIgnoringCase(subtype, "json") { return true }
+        // `+json` with at least one character before it.
+        return subtype.count > 5 && equalsIgnoringCase(subtype.suffix(5), "+json")
     }
 
     /// Whether `Prefer` asks for `return=minimal` (RFC 7240: comma-separated preferences,

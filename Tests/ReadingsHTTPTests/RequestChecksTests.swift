@@ -1,0 +1,37 @@
+import Hummingbird
+import Testing
+
+@testable import ReadingsHTTP
+
+@Suite("RequestChecks")
+struct RequestChecksTests {
+    @Test("isJSONMediaType accepts application/json and application/*+json, in any case, with parameters")
+    func jsonMediaTypes() {
+        let accepted = [
+            "application/json", "APPLICATION/JSON", "Application/Json", "application/json; charset=utf-8",
+            " application/json ", "\tapplication/json\t;x=y", "application/json;", "application/vnd.readings+json",
+            "application/a+JSON", "application/problem+json; charset=utf-8", "application/é+json",
+        ]
+        let refused = [
+            "", " ", ";", "application", "application/", "/json", "text/json", "application/jsonx", "application/x-json",
+            "application/+json", "application/ json", "application /json", "application/json/x", "application/json+",
+            "applicationx/json", "text/plain", "application/x-www-form-urlencoded", "json", "application\\json",
+        ]
+        for value in accepted {
+            var text = value
+            #expect(text.withUTF8 { RequestChecks.isJSONMediaType($0) }, "\(value)")
+        }
+        for value in refused {
+            var text = value
+            #expect(!text.withUTF8 { RequestChecks.isJSONMediaType($0) }, "\(value)")
+        }
+    }
+
+    @Test("new request ids are 32 lower-case hex digits and do not repeat")
+    func newRequestIDs() {
+        let ids = (0..<10_000).map { _ in RequestLogMiddleware<BasicRequestContext>.requestID(nil) }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
+        #expect(RequestLogMiddleware<BasicRequestContext>.requestID("client-id-1") == "client-id-1")
+    }
+}
