@@ -67,6 +67,26 @@ import Testing
         #expect(try await server.stop() == 0)
     }
 
+    /// The connection's timer is armed by its first request; a later slow request on the same
+    /// connection is timed from its own head, not cut when that earlier timer fires.
+    @Test func aSlowBodyLaterOnAKeptAliveConnectionIsTimedFromItsOwnHead() async throws {
+        let server = try ServerProcess(arguments: ["--request-timeout", "1", "--idle-timeout", "60"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let connection = try server.connect()
+        connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(connection.receiveResponse().hasPrefix("HTTP/1.1 200"))
+        // The second request starts 0.6 s into the first one's second of timeout.
+        try await Task.sleep(for: .milliseconds(600))
+        let body = Array(#"{"id":"later","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8)
+        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
+        let (closed, elapsed) = try await Self.drip(body, on: connection, server)
+        #expect(closed, "the slow body's connection was never closed")
+        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed \(elapsed) after its head")
+        #expect(try await server.request("GET", "/devices/later").0 == 404)
+        #expect(try await server.stop() == 0)
+    }
+
     @Test func connectionsPastTheCapWaitUntilOneCloses() async throws {
         let server = try ServerProcess(arguments: ["--max-connections", "2", "--idle-timeout", "60"])
         defer { _ = try? server.process.terminate() }
