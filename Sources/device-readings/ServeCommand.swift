@@ -111,7 +111,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
+            var handler = DeferredMetadataLogHandler(StreamLogHandler.standardOutput(label: label))
             handler.logLevel = level
             return handler
         }
