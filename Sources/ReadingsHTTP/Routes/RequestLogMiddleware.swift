@@ -5,7 +5,7 @@ import Synchronization
 
 /// One info line per request: method, path, status, duration and request id; never the body or
 /// other headers. The request id is the client's `X-Request-Id` when it is 1 to 128 visible ASCII
-/// characters, otherwise a new random one; every response, errors included, echoes it.
+/// characters, otherwise a new one (``RequestIDSource``); every response, errors included, echoes it.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
