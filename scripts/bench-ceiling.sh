@@ -34,7 +34,7 @@ capture_answer() { # batch
   .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$!
   wait_port $port
   for answer in answer repeat; do
-    head -1 "$DATA/regular-b$1/bodies.ndjson" | curl -s -o "$OUT/nginx/$answer-b$1.json" \
+    head -1 "$DATA/regular-b$1/bodies.ndjson" | curl -sf -o "$OUT/nginx/$answer-b$1.json" \
       -H 'Content-Type: application/json' --data-binary @- http://127.0.0.1:$port/ingest
   done
   stop_pid $pid
@@ -67,6 +67,7 @@ for batch in $BATCHES; do
       case $server in
         ours) .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$! ;;
         hummingbird*) answer=answer; [ $server = hummingbird-repeat ] && answer=repeat
+          # The allocator thresholds the service sets for itself at start (Entrypoint.swift).
           MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216 \
           .build/release/http-ceiling $port "$OUT/nginx/$answer-b$batch.json" > /dev/null 2>&1 & pid=$! ;;
         seed-node) node "$BENCH/peers/seed-node/server.js" $port > /dev/null 2>&1 & pid=$! ;;

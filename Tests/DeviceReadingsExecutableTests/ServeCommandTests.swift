@@ -90,6 +90,28 @@ import Testing
         #expect(try await server.stop() == 0)
     }
 
+    /// At the default level every request gets one line with its method, path, status and the
+    /// id the response carried, beside the framework's own metadata set on the request's logger;
+    /// at `warning` there is none.
+    @Test func eachRequestIsLoggedWithItsIdAtInfoOnly() async throws {
+        let server = try ServerProcess()
+        try await server.waitUntilServing()
+        let (head, _) = try server.exchange("GET", "/devices/logged", body: "")
+        let id = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-request-id:") })
+            .split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+        let line = try #require(server.log.split(separator: "\n").first { $0.contains("http.request_id=\(id)") })
+        for part in ["http.method=GET", "http.path=/devices/logged", "http.status=404", "hb.request.id=", "[ReadingsHTTP] request"] {
+            #expect(line.contains(part), "\(line)")
+        }
+        #expect(try await server.stop() == 0)
+
+        let quiet = try ServerProcess(arguments: ["--log-level", "warning"])
+        try await quiet.waitUntilServing()
+        _ = try quiet.exchange("GET", "/devices/logged", body: "")
+        #expect(try await quiet.stop() == 0)
+        #expect(!quiet.log.contains("http.request_id="), "\(quiet.log)")
+    }
+
     @Test(arguments: [SIGTERM, SIGINT])
     func signalStopsGracefullyAfterInFlightRequests(signal: Int32) async throws {
         let server = try ServerProcess()
