@@ -125,9 +125,9 @@ let package = Package(
         .target(name: "ReadingsTestSupport", path: "Tests/Support"),
         .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain", "ReadingsTestSupport"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).
-        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings", "ReadingsTestSupport"]),
+        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings", "ReadingsDomain", "ReadingsTestSupport"]),
         .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage", "ReadingsTestSupport"]),
-        .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence"]),
+        .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence", "ReadingsTestSupport"]),
         .testTarget(
             name: "ReadingsHTTPTests",
             dependencies: [

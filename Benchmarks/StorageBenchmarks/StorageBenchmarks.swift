@@ -74,7 +74,7 @@ func insertBenchmark(_ name: String, shape: WorkloadShape) {
             state.turn += 1
             let batch = state.streams[device].next(1_000)
             benchmark.startMeasurement()
-            blackHole(state.store.ingest(batch, for: state.devices[device]))
+            blackHole(state.store.ingestNow(batch, for: state.devices[device]))
             benchmark.stopMeasurement()
         },
         setup: { state = InsertState(shape: shape) },
@@ -96,7 +96,7 @@ func lookupBenchmarks() {
 
         /// Fills the store and draws the queries.
         init() {
-            dataset.forEachBatch { _ = store.ingest($1, for: $0) }
+            dataset.forEachBatch { _ = store.ingestNow($1, for: $0) }
             var random = WorkloadRandom(seed: 7)
             let minute: Int64 = 60_000_000_000
             let origin: Int64 = 1_735_689_600_000_000_000
@@ -168,7 +168,7 @@ func fillBenchmark(shape: WorkloadShape) {
             let store = MemoryStore()
             let clock = ContinuousClock()
             let start = clock.now
-            for batch in batches { blackHole(store.ingest(batch.readings, for: batch.device)) }
+            for batch in batches { blackHole(store.ingestNow(batch.readings, for: batch.device)) }
             let elapsed = clock.now - start
             benchmark.stopMeasurement()
             let statistics = store.statistics()

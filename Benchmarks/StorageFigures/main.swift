@@ -72,7 +72,7 @@ for shape in shapes {
     let residentBefore = residentBytes()
     dataset.forEachBatch { device, batch in
         let start = clock.now
-        let outcomes = store.ingest(batch, for: device)
+        let outcomes = store.ingestNow(batch, for: device)
         elapsed += clock.now - start
         for outcome in outcomes where outcome == .accepted { accepted += 1 }
     }

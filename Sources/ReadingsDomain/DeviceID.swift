@@ -25,13 +25,6 @@ public struct DeviceID: Hashable, Comparable, Sendable {
     /// The id as a Swift string (for messages and logs; never for comparison).
     public var string: String { String(decoding: utf8, as: UTF8.self) }
 
-    /// A hash that is the same in every process (FNV-1a over the bytes): used to choose a
-    /// shard, where Swift's per-process seeded `Hasher` would do as well today but not for
-    /// anything persisted.
-    public var stableHash: UInt64 {
-        StableHash.fnv1a(utf8)
-    }
-
     public static func < (lhs: DeviceID, rhs: DeviceID) -> Bool {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }

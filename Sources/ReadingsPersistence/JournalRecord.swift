@@ -12,7 +12,7 @@ public enum JournalRecord {
 
     /// Appends the payload for the accepted readings among `readings` (by `outcomes`).
     public static func encodeAccepted(
-        device: DeviceID, readings: [Reading], outcomes: [IngestOutcome], into out: inout [UInt8]
+        device: DeviceID, readings: ArraySlice<Reading>, outcomes: ArraySlice<IngestOutcome>, into out: inout [UInt8]
     ) {
         out.append(readingsType)
         VarInt.append(UInt64(device.utf8.count), to: &out)

@@ -73,19 +73,23 @@ public final class JournaledStore: ReadingStore, Service {
         let (memory, journal) = try open()
         var position: UInt64 = 0
         var failure: JournalError?
-        let outcomes = memory.ingest(readings, for: device) { outcomes in
+        // One journal record per piece the memory engine decides under one lock hold, so that a
+        // record is bounded whatever the batch.
+        let outcomes = await memory.ingest(readings, for: device) { piece, outcomes in
             guard outcomes.contains(.accepted) else {
                 // Duplicates and conflicts answer for readings stored earlier: wait until
                 // everything appended so far is durable before saying so.
                 position = journal.position
-                return
+                return true
             }
             do throws(JournalError) {
                 position = try journal.append { out in
-                    JournalRecord.encodeAccepted(device: device, readings: readings, outcomes: outcomes, into: &out)
+                    JournalRecord.encodeAccepted(device: device, readings: piece, outcomes: outcomes, into: &out)
                 }
+                return true
             } catch {
                 failure = error
+                return false
             }
         }
         do {

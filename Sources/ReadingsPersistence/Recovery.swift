@@ -106,7 +106,7 @@ public enum Recovery {
                     guard let (device, readings) = JournalRecord.decode(UnsafeBufferPointer(rebasing: bytes[payload])) else {
                         throw corrupt(offset, "record checksum is right but its contents are not a readings record")
                     }
-                    _ = store.ingest(readings, for: device)
+                    _ = store.ingestNow(readings, for: device)
                     result.replayedRecords += 1
                     result.replayedReadings += readings.count
                     offset = next

@@ -10,15 +10,24 @@ import Glibc
 /// named after the first journal segment they do not cover (`snapshot-<segment>.snap`).
 ///
 /// Layout: magic `DRSN`, format version (u32 LE), first segment to replay (u64 LE), then framed
-/// records (see ``RecordFrame``): one per device (type 2: id length varint, id bytes, the series'
-/// serialisation), then one end record (type 3: devices u64 LE, readings u64 LE). A file without
-/// its end record, or with any record failing its checksum, is corrupt.
+/// records (see ``RecordFrame``). Format 2: for each device a device record (type 4: id length
+/// varint, id bytes, the series' header part) followed by one chunk record per chunk of the
+/// series (type 5: the chunk's part), so that a record is at most one chunk (tens of KiB)
+/// whatever the size of the device; then one end record (type 3: devices u64 LE, readings u64 LE).
+/// Format 1 (still read) had one record per device (type 2: id, then the whole series unchunked),
+/// which limited a device to one record's 64 MiB. A file without its end record, or with any
+/// record failing its checksum, is corrupt.
 public enum Snapshot {
     static let magic: [UInt8] = Array("DRSN".utf8)
     /// The snapshot format this server writes; it reads this one and every older one.
-    public static let formatVersion: UInt32 = 1
-    static let deviceType: UInt8 = 2
+    public static let formatVersion: UInt32 = 2
+    /// Format 1: a device and its whole series.
+    static let unchunkedDeviceType: UInt8 = 2
     static let endType: UInt8 = 3
+    /// Format 2: a device and its series' header part.
+    static let deviceType: UInt8 = 4
+    /// Format 2: one chunk of the device before it.
+    static let chunkType: UInt8 = 5
 
     /// The file name of the snapshot covering everything before segment `segment`.
     public static func fileName(coveringBefore segment: UInt64) -> String {
@@ -59,7 +68,14 @@ public enum Snapshot {
                 out.append(deviceType)
                 VarInt.append(UInt64(id.utf8.count), to: &out)
                 out.append(contentsOf: id.utf8)
-                series.serialize(into: &out)
+                series.serializeHeader(into: &out)
+            }
+            for chunk in 0..<series.chunkCount {
+                RecordFrame.append(to: &buffer) { out in
+                    out.append(chunkType)
+                    series.serializeChunk(chunk, into: &out)
+                }
+                try flush(force: false)
             }
             devices += 1
             readings += series.count
@@ -97,6 +113,18 @@ public enum Snapshot {
             var offset = 16
             var devices = 0
             var readings = 0
+            // The device whose chunk records are being read (format 2).
+            var current: (id: DeviceID, loader: StoredSeries.Loader, offset: Int)?
+            func finishCurrent() throws {
+                guard let (id, loader, start) = current else { return }
+                guard let series = loader.finish() else {
+                    throw corrupt(start, "invalid series for device \(id) (\(loader.chunksExpected) chunk records missing, or inconsistent)")
+                }
+                store.restore(series, for: id)
+                devices += 1
+                readings += series.count
+                current = nil
+            }
             while true {
                 switch RecordFrame.read(bytes, at: offset) {
                 case .truncated:
@@ -105,6 +133,16 @@ public enum Snapshot {
                     throw corrupt(offset, reason)
                 case .record(let payload, let next):
                     let type = bytes[payload.lowerBound]
+                    let record = UnsafeBufferPointer(rebasing: bytes[payload])
+                    if type == chunkType && version >= 2 {
+                        var position = 1
+                        guard current != nil, current!.loader.addChunk(record, at: &position), position == record.count else {
+                            throw corrupt(offset, "a chunk record that does not continue a device")
+                        }
+                        offset = next
+                        continue
+                    }
+                    try finishCurrent()
                     if type == endType {
                         var reader = LittleEndianReader(bytes: bytes, position: payload.lowerBound + 1)
                         guard reader.read(UInt64.self) == UInt64(devices), reader.read(UInt64.self) == UInt64(readings) else {
@@ -113,19 +151,26 @@ public enum Snapshot {
                         guard next == bytes.count else { throw corrupt(next, "data after the end record") }
                         return (nextSegment, readings)
                     }
-                    guard type == deviceType else { throw corrupt(offset, "unknown record type \(type)") }
-                    let record = UnsafeBufferPointer(rebasing: bytes[payload])
+                    let expected = version >= 2 ? deviceType : unchunkedDeviceType
+                    guard type == expected else { throw corrupt(offset, "unknown record type \(type)") }
                     var reader = VarIntReader(bytes: record, position: 1)
                     guard let idLength = reader.nextChecked(), reader.position + Int(idLength) <= record.count,
                         let id = try? DeviceID(validating: Array(record[reader.position..<reader.position + Int(idLength)]))
                     else { throw corrupt(offset, "invalid device id") }
                     var position = reader.position + Int(idLength)
-                    guard let series = StoredSeries.deserialize(record, at: &position), position == record.count else {
-                        throw corrupt(offset, "invalid series for device \(id)")
+                    if version >= 2 {
+                        guard let loader = StoredSeries.Loader(header: record, at: &position), position == record.count else {
+                            throw corrupt(offset, "invalid series header for device \(id)")
+                        }
+                        current = (id, loader, offset)
+                    } else {
+                        guard let series = StoredSeries.deserializeUnchunked(record, at: &position), position == record.count else {
+                            throw corrupt(offset, "invalid series for device \(id)")
+                        }
+                        store.restore(series, for: id)
+                        devices += 1
+                        readings += series.count
                     }
-                    store.restore(series, for: id)
-                    devices += 1
-                    readings += series.count
                     offset = next
                 }
             }

@@ -356,7 +356,7 @@ import Testing
 // MARK: - Waiting on processes
 
 /// Waits until `/ready` answers 200 (storage open and recovered), failing if the process exits.
-private func waitUntilReady(_ server: ServerProcess, timeout: Duration = .seconds(30)) async throws {
+func waitUntilReady(_ server: ServerProcess, timeout: Duration = .seconds(30)) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         guard server.process.isRunning else {
@@ -388,7 +388,7 @@ private func waitForExit(_ server: ServerProcess, timeout: Duration) async throw
 }
 
 /// The metadata of the log line saying `recovered`.
-private func recoveryLine(in log: String) -> [String: String]? {
+func recoveryLine(in log: String) -> [String: String]? {
     guard let line = log.split(separator: "\n").first(where: { $0.contains("recovered") && $0.contains("recovery.snapshot=") })
     else { return nil }
     var metadata: [String: String] = [:]

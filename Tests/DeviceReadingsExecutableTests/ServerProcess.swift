@@ -54,10 +54,11 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Sends one HTTP/1.1 request over a fresh loopback connection; returns status and body.
-    func request(_ method: String, _ path: String, body: String? = nil) async throws -> (Int, String) {
+    func request(_ method: String, _ path: String, body: String? = nil, prefer: String? = nil) async throws -> (Int, String) {
         let connection = try connect()
         let payload = Array((body ?? "").utf8)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let prefer { head += "Prefer: \(prefer)\r\n" }
         if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
         connection.send(Array((head + "\r\n").utf8) + payload)
         let response = connection.receiveResponse()

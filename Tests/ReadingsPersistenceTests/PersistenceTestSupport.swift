@@ -39,7 +39,7 @@ func contents(_ store: MemoryStore) -> [DeviceID: [Reading]] {
 func journal(_ readings: [Reading], of device: DeviceID, to journal: Journal) async throws {
     let position = try journal.append { out in
         JournalRecord.encodeAccepted(
-            device: device, readings: readings, outcomes: Array(repeating: .accepted, count: readings.count), into: &out)
+            device: device, readings: readings[...], outcomes: Array(repeating: .accepted, count: readings.count)[...], into: &out)
     }
     try await journal.waitUntilDurable(position)
 }

@@ -66,13 +66,13 @@ import Testing
         ]
         var outcomes: [IngestOutcome] = [.accepted, .duplicate, .accepted, .accepted]
         var payload: [UInt8] = []
-        JournalRecord.encodeAccepted(device: device("é x/1"), readings: readings, outcomes: outcomes, into: &payload)
+        JournalRecord.encodeAccepted(device: device("é x/1"), readings: readings[...], outcomes: outcomes[...], into: &payload)
         let decoded = payload.withUnsafeBufferPointer { JournalRecord.decode($0) }
         #expect(decoded?.0 == device("é x/1"))
         #expect(decoded?.1 == [readings[0], readings[2], readings[3]])
         outcomes = [.conflicting(existingCount: 1), .overflow, .duplicate, .duplicate]
         payload.removeAll()
-        JournalRecord.encodeAccepted(device: device("d"), readings: readings, outcomes: outcomes, into: &payload)
+        JournalRecord.encodeAccepted(device: device("d"), readings: readings[...], outcomes: outcomes[...], into: &payload)
         #expect(payload.withUnsafeBufferPointer { JournalRecord.decode($0) }?.1 == [])
         // Trailing garbage or a cut payload is refused.
         #expect((payload + [0]).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)

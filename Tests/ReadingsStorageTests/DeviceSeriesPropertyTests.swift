@@ -6,11 +6,91 @@ import Testing
 
 /// The compact series against a plain sorted-map model, with enough readings per device to seal
 /// blocks, late readings that land inside sealed blocks and in the gaps between them, batches
-/// that grow a block past its split size, and instants across the whole range.
+/// that grow a block past its split size, and instants across the whole range; and whole
+/// histories sent shuffled, newest-first, or backfilled into the middle, which cross block and
+/// chunk splits, pending merges and head seals many times. The layout's invariants are checked
+/// after every batch.
 @Suite struct DeviceSeriesPropertyTests {
     enum Shape: String, CaseIterable, CustomTestStringConvertible {
         case inOrder, mostlyInOrder, random, fullRange, bigLateBatches, replays
         var testDescription: String { rawValue }
+    }
+
+    /// Whole histories in one order or another.
+    enum History: String, CaseIterable, CustomTestStringConvertible {
+        /// Every reading once, in random order.
+        case shuffled
+        /// Newest first.
+        case reversed
+        /// Every other reading in order first, then the ones between them, in order, then a
+        /// shuffled retry of a tenth of everything.
+        case backfill
+        /// Runs of readings in order, the runs in random order (a device uploading buffers).
+        case shuffledRuns
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: History.allCases, [UInt64(1), 2])
+    func wholeHistoriesInAnyOrderMatchTheModel(history: History, seed: UInt64) {
+        var generator = SplitMix64(seed: seed &* 104_729 &+ UInt64(History.allCases.firstIndex(of: history)!))
+        let n = 30_000
+        // One reading a minute with up to 29 s of jitter, at whole seconds.
+        let instants = (0..<n).map { Int64($0) * 60_000_000_000 + Int64.random(in: 0...29, using: &generator) * 1_000_000_000 }
+        let counts = (0..<n).map { _ in UInt64.random(in: 0...50, using: &generator) }
+        var order: [Int]
+        switch history {
+        case .shuffled:
+            order = Array(0..<n).shuffled(using: &generator)
+        case .reversed:
+            order = Array((0..<n).reversed())
+        case .backfill:
+            order = Array(stride(from: 0, to: n, by: 2)) + Array(stride(from: 1, to: n, by: 2))
+            order += (0..<n / 10).map { _ in Int.random(in: 0..<n, using: &generator) }
+        case .shuffledRuns:
+            let runs = stride(from: 0, to: n, by: 700).map { Array($0..<min($0 + 700, n)) }
+            order = runs.shuffled(using: &generator).flatMap { $0 }
+        }
+        var series = DeviceSeries()
+        var scratch = BlockScratch()
+        var model = DeviceModel()
+        var sent = 0
+        while sent < order.count {
+            let size = min(Int.random(in: 1...3000, using: &generator), order.count - sent)
+            // Now and then a reading with another count at an instant already sent: a conflict.
+            let batch = order[sent..<sent + size].map { k in
+                Reading(
+                    instant: Instant(nanoseconds: instants[k]),
+                    count: Int.random(in: 0..<50, using: &generator) == 0 ? counts[k] + 1 : counts[k])
+            }
+            sent += size
+            let outcomes = series.insert(batch, scratch: &scratch)
+            let expected = batch.map { model.insert($0) }
+            #expect(outcomes == expected)
+            if let broken = series.brokenInvariant() {
+                Issue.record("after \(sent) readings: \(broken)")
+                return
+            }
+        }
+        #expect(series.count == model.counts.count)
+        #expect(series.count == n)
+        #expect(UInt64(series.summary?.cumulativeCount ?? 0) == model.sum)
+        let sorted = model.counts.sorted { $0.key < $1.key }
+        let (all, next) = series.readings(in: .all, limit: Int.max)
+        #expect(next == nil)
+        #expect(all.map(\.instant.nanoseconds) == sorted.map(\.key))
+        #expect(all.map(\.count) == sorted.map(\.value))
+        #expect(series.blockCount > DeviceSeries.maxChunkBlocks, "several chunks")
+        // Ranged reads agree with the model across chunk boundaries and pending readings.
+        for _ in 0..<30 {
+            let a = sorted.randomElement(using: &generator)!.key
+            let b = sorted.randomElement(using: &generator)!.key
+            let limit = Int.random(in: 1...5000, using: &generator)
+            let (page, pageNext) = series.readings(
+                in: InstantRange(from: Instant(nanoseconds: min(a, b)), to: Instant(nanoseconds: max(a, b))), limit: limit)
+            let matching = sorted.filter { $0.key >= min(a, b) && $0.key < max(a, b) }
+            #expect(page.map(\.instant.nanoseconds) == matching.prefix(limit).map(\.key))
+            #expect(pageNext?.nanoseconds == (matching.count > limit ? matching[limit].key : nil))
+        }
     }
 
     @Test(arguments: Shape.allCases, [UInt64(1), 2, 3])
@@ -65,7 +145,10 @@ import Testing
             let outcomes = series.insert(batch, scratch: &scratch)
             let expected = batch.map { model.insert($0) }
             #expect(outcomes == expected)
-            #expect(scratch.block == -1 && !scratch.dirty)
+            if let broken = series.brokenInvariant() {
+                Issue.record("\(broken)")
+                return
+            }
         }
         #expect(series.count == model.counts.count)
         #expect(UInt64(series.summary?.cumulativeCount ?? 0) == model.sum)
@@ -110,6 +193,7 @@ import Testing
         let outcomes = series.insert(late, scratch: &scratch)
         #expect(outcomes.allSatisfy { $0 == .accepted })
         #expect(series.blockCount > 2)
+        #expect(series.brokenInvariant() == nil)
         let (all, _) = series.readings(in: .all, limit: Int.max)
         #expect(all.count == 128 + 1 + late.count)
         #expect(zip(all, all.dropFirst()).allSatisfy { $0.instant < $1.instant })

@@ -46,7 +46,7 @@ struct MemoryStoreConcurrencyTests {
                 group.addTask {
                     var decided: [(Reading, IngestOutcome)] = []
                     for batch in Self.batches(for: task, seed: seed) {
-                        let outcomes = store.ingest(batch, for: id)
+                        let outcomes = store.ingestNow(batch, for: id)
                         decided += zip(batch, outcomes).map { ($0, $1) }
                     }
                     return decided
@@ -98,7 +98,7 @@ struct MemoryStoreConcurrencyTests {
                     while i < order.count {
                         let size = Int.random(in: 1...20, using: &rng)
                         let batch = order[i..<min(order.count, i + size)].map { reading(Int64($0), UInt64(task + 1)) }
-                        let outcomes = store.ingest(batch, for: id)
+                        let outcomes = store.ingestNow(batch, for: id)
                         decided += zip(batch, outcomes).map { (Self.seconds($0.0.instant), $0.0.count, $0.1) }
                         i += size
                     }
@@ -149,7 +149,7 @@ struct MemoryStoreConcurrencyTests {
             for task in 0..<8 {
                 group.addTask {
                     for batch in Self.batches(for: task, seed: 42) {
-                        _ = store.ingest(batch, for: ids[task % 2])
+                        _ = store.ingestNow(batch, for: ids[task % 2])
                     }
                     return 0
                 }

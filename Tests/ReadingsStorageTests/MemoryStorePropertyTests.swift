@@ -90,7 +90,7 @@ struct MemoryStorePropertyTests {
             let batch = (0..<size).map { _ in generator.reading() }
             done += size
             let expected = batch.map { models[d].insert($0) }
-            let outcomes = store.ingest(batch, for: ids[d])
+            let outcomes = store.ingestNow(batch, for: ids[d])
             for outcome in expected {
                 switch outcome {
                 case .accepted: tally["accepted", default: 0] += 1

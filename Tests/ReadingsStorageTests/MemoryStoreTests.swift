@@ -15,10 +15,10 @@ struct MemoryStoreTests {
 
     @Test("a new reading is accepted, the same again is a duplicate, another count a conflict")
     func outcomes() {
-        #expect(store.ingest([reading(0, 3)], for: id) == [.accepted])
-        #expect(store.ingest([reading(0, 3)], for: id) == [.duplicate])
-        #expect(store.ingest([reading(0, 4)], for: id) == [.conflicting(existingCount: 3)])
-        #expect(store.ingest([reading(0, 0)], for: id) == [.conflicting(existingCount: 3)])
+        #expect(store.ingestNow([reading(0, 3)], for: id) == [.accepted])
+        #expect(store.ingestNow([reading(0, 3)], for: id) == [.duplicate])
+        #expect(store.ingestNow([reading(0, 4)], for: id) == [.conflicting(existingCount: 3)])
+        #expect(store.ingestNow([reading(0, 0)], for: id) == [.conflicting(existingCount: 3)])
         // The first reading stays.
         #expect(store.readings(of: id, in: .all, limit: 10)?.readings == [reading(0, 3)])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(0), cumulativeCount: 3, readingCount: 1))
@@ -26,7 +26,7 @@ struct MemoryStoreTests {
 
     @Test("repeats inside one batch are decided against the earlier elements of the batch")
     func duplicatesInOneBatch() {
-        let outcomes = store.ingest(
+        let outcomes = store.ingestNow(
             [reading(1, 5), reading(1, 5), reading(1, 6), reading(2, 1), reading(1, 5), reading(2, 2)], for: id)
         #expect(outcomes == [.accepted, .duplicate, .conflicting(existingCount: 5), .accepted, .duplicate, .conflicting(existingCount: 1)])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(2), cumulativeCount: 6, readingCount: 2))
@@ -36,14 +36,14 @@ struct MemoryStoreTests {
     func sameInstant() throws {
         let a = try Instant.parseRFC3339("2023-01-01T00:00:00Z").get()
         let b = try Instant.parseRFC3339("2023-01-01T01:00:00+01:00").get()
-        #expect(store.ingest([Reading(instant: a, count: 1), Reading(instant: b, count: 1)], for: id) == [.accepted, .duplicate])
+        #expect(store.ingestNow([Reading(instant: a, count: 1), Reading(instant: b, count: 1)], for: id) == [.accepted, .duplicate])
     }
 
     @Test("readings arriving out of order are stored in time order")
     func outOfOrder() {
-        #expect(store.ingest([reading(5, 5), reading(1, 1), reading(3, 3)], for: id) == [.accepted, .accepted, .accepted])
-        #expect(store.ingest([reading(4, 4), reading(0, 0), reading(6, 6), reading(2, 2)], for: id) == Array(repeating: .accepted, count: 4))
-        #expect(store.ingest([reading(3, 3), reading(0, 1), reading(6, 6), reading(-1, 9)], for: id)
+        #expect(store.ingestNow([reading(5, 5), reading(1, 1), reading(3, 3)], for: id) == [.accepted, .accepted, .accepted])
+        #expect(store.ingestNow([reading(4, 4), reading(0, 0), reading(6, 6), reading(2, 2)], for: id) == Array(repeating: .accepted, count: 4))
+        #expect(store.ingestNow([reading(3, 3), reading(0, 1), reading(6, 6), reading(-1, 9)], for: id)
             == [.duplicate, .conflicting(existingCount: 0), .duplicate, .accepted])
         let page = store.readings(of: id, in: .all, limit: 100)
         #expect(page?.readings == [reading(-1, 9)] + (0...6).map { reading($0, UInt64($0)) })
@@ -53,18 +53,18 @@ struct MemoryStoreTests {
 
     @Test("latest is the greatest instant, not the last to arrive")
     func latestIsGreatest() {
-        _ = store.ingest([reading(10, 1)], for: id)
-        _ = store.ingest([reading(5, 1)], for: id)
-        _ = store.ingest([reading(-100, 1), reading(9, 1)], for: id)
+        _ = store.ingestNow([reading(10, 1)], for: id)
+        _ = store.ingestNow([reading(5, 1)], for: id)
+        _ = store.ingestNow([reading(-100, 1), reading(9, 1)], for: id)
         #expect(store.summary(of: id)?.latest == at(10))
-        _ = store.ingest([reading(11, 1)], for: id)
+        _ = store.ingestNow([reading(11, 1)], for: id)
         #expect(store.summary(of: id)?.latest == at(11))
     }
 
     @Test("the cumulative count is the exact sum of accepted counts")
     func cumulativeExact() {
         let big = ReadingCount.max
-        let outcomes = store.ingest([reading(0, big), reading(1, big - 1), reading(2, 1), reading(1, 7)], for: id)
+        let outcomes = store.ingestNow([reading(0, big), reading(1, big - 1), reading(2, 1), reading(1, 7)], for: id)
         #expect(outcomes == [.accepted, .accepted, .accepted, .conflicting(existingCount: big - 1)])
         #expect(store.summary(of: id)?.cumulativeCount == Int64(2 * big))
         #expect(store.summary(of: id)?.cumulativeCount == 18_014_398_509_481_982)
@@ -72,7 +72,7 @@ struct MemoryStoreTests {
 
     @Test("a device whose readings all count 0 exists, with cumulative count 0")
     func zeroCounts() {
-        #expect(store.ingest([reading(0, 0), reading(1, 0)], for: id) == [.accepted, .accepted])
+        #expect(store.ingestNow([reading(0, 0), reading(1, 0)], for: id) == [.accepted, .accepted])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(1), cumulativeCount: 0, readingCount: 2))
         #expect(store.readings(of: id, in: .all, limit: 10)?.readings == [reading(0, 0), reading(1, 0)])
     }
@@ -81,10 +81,10 @@ struct MemoryStoreTests {
     func unknownDevice() {
         #expect(store.summary(of: id) == nil)
         #expect(store.readings(of: id, in: .all, limit: 10) == nil)
-        #expect(store.ingest([], for: id) == [])
+        #expect(store.ingestNow([], for: id) == [])
         #expect(store.summary(of: id) == nil)
         #expect(store.readings(of: id, in: .all, limit: 10) == nil)
-        _ = store.ingest([reading(0, 1)], for: device("other"))
+        _ = store.ingestNow([reading(0, 1)], for: device("other"))
         #expect(store.summary(of: id) == nil)
         #expect(store.statistics().devices == 1 && store.statistics().readings == 1)
     }
@@ -94,10 +94,10 @@ struct MemoryStoreTests {
         let nfc = device("caf\u{E9}")
         let nfd = device("cafe\u{301}")
         let spaced = device(" 1234")
-        #expect(store.ingest([reading(0, 1)], for: id) == [.accepted])
-        #expect(store.ingest([reading(0, 2)], for: nfc) == [.accepted])
-        #expect(store.ingest([reading(0, 3)], for: nfd) == [.accepted])
-        #expect(store.ingest([reading(0, 4)], for: spaced) == [.accepted])
+        #expect(store.ingestNow([reading(0, 1)], for: id) == [.accepted])
+        #expect(store.ingestNow([reading(0, 2)], for: nfc) == [.accepted])
+        #expect(store.ingestNow([reading(0, 3)], for: nfd) == [.accepted])
+        #expect(store.ingestNow([reading(0, 4)], for: spaced) == [.accepted])
         #expect(store.summary(of: id)?.cumulativeCount == 1)
         #expect(store.summary(of: nfc)?.cumulativeCount == 2)
         #expect(store.summary(of: nfd)?.cumulativeCount == 3)
@@ -111,7 +111,7 @@ struct MemoryStoreTests {
             let store = MemoryStore(shardBits: bits)
             let ids = (0..<50).map { device("device-\($0)") }
             for (k, id) in ids.enumerated() {
-                #expect(store.ingest([reading(Int64(k), UInt64(k))], for: id) == [.accepted])
+                #expect(store.ingestNow([reading(Int64(k), UInt64(k))], for: id) == [.accepted])
             }
             for (k, id) in ids.enumerated() {
                 #expect(store.summary(of: id) == DeviceSummary(latest: at(Int64(k)), cumulativeCount: Int64(k), readingCount: 1))
@@ -122,7 +122,7 @@ struct MemoryStoreTests {
 
     @Test("the extreme instants can be stored")
     func extremeInstants() {
-        let outcomes = store.ingest(
+        let outcomes = store.ingestNow(
             [Reading(instant: .max, count: 1), Reading(instant: .min, count: 2), Reading(instant: .max, count: 1)], for: id)
         #expect(outcomes == [.accepted, .accepted, .duplicate])
         #expect(store.summary(of: id) == DeviceSummary(latest: .max, cumulativeCount: 3, readingCount: 2))
@@ -151,27 +151,27 @@ struct MemoryStoreTests {
         let big = ReadingCount.max  // 2^53 - 1
         // 1024 × (2^53 - 1) = 2^63 - 1024.
         let first = (0..<1024).map { reading(Int64($0), big) }
-        #expect(store.ingest(first, for: id) == Array(repeating: .accepted, count: 1024))
+        #expect(store.ingestNow(first, for: id) == Array(repeating: .accepted, count: 1024))
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max - 1023)
 
         // One more big one would overflow: refused, not stored, nothing changes.
-        #expect(store.ingest([reading(5000, big)], for: id) == [.overflow])
+        #expect(store.ingestNow([reading(5000, big)], for: id) == [.overflow])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(1023), cumulativeCount: Int64.max - 1023, readingCount: 1024))
         #expect(store.readings(of: id, in: InstantRange(from: at(5000)), limit: 10)?.readings == [])
 
         // Exactly up to Int64.max is fine; one more is not; zero always is.
         #expect(
-            store.ingest([reading(5000, 1024), reading(5000, 1023), reading(5001, 1024), reading(5001, 1023)], for: id)
+            store.ingestNow([reading(5000, 1024), reading(5000, 1023), reading(5001, 1024), reading(5001, 1023)], for: id)
                 == [.overflow, .accepted, .overflow, .overflow])
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max)
-        #expect(store.ingest([reading(5002, 1), reading(5003, 0), reading(-1, 0)], for: id) == [.overflow, .accepted, .accepted])
+        #expect(store.ingestNow([reading(5002, 1), reading(5003, 0), reading(-1, 0)], for: id) == [.overflow, .accepted, .accepted])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(5003), cumulativeCount: Int64.max, readingCount: 1027))
 
         // Duplicates and conflicts are decided before overflow.
-        #expect(store.ingest([reading(0, big), reading(0, 1), reading(5000, 1023), reading(5000, 7)], for: id)
+        #expect(store.ingestNow([reading(0, big), reading(0, 1), reading(5000, 1023), reading(5000, 7)], for: id)
             == [.duplicate, .conflicting(existingCount: big), .duplicate, .conflicting(existingCount: 1023)])
         // A refused reading left no trace: its instant is still free.
-        #expect(store.ingest([reading(5001, 0), reading(5002, 0)], for: id) == [.accepted, .accepted])
+        #expect(store.ingestNow([reading(5001, 0), reading(5002, 0)], for: id) == [.accepted, .accepted])
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max)
         #expect(store.summary(of: id)?.readingCount == 1029)
     }
@@ -179,10 +179,10 @@ struct MemoryStoreTests {
     @Test("an overflowing reading in a batch does not stop the rest of the batch")
     func overflowInBatch() {
         let big = ReadingCount.max
-        _ = store.ingest((0..<1023).map { reading(Int64($0), big) }, for: id)
+        _ = store.ingestNow((0..<1023).map { reading(Int64($0), big) }, for: id)
         let rest = UInt64(Int64.max) - 1023 * big  // what is left below 2^63-1
         #expect(rest == big + 1023)
-        #expect(store.ingest([reading(2000, big), reading(2001, big), reading(2002, 1024), reading(2003, 1023)], for: id)
+        #expect(store.ingestNow([reading(2000, big), reading(2001, big), reading(2002, 1024), reading(2003, 1023)], for: id)
             == [.accepted, .overflow, .overflow, .accepted])
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max)
     }
@@ -191,7 +191,7 @@ struct MemoryStoreTests {
 
     /// Stores readings at seconds 0, 10, 20, ..., 90 with count = seconds.
     private func storeTen() {
-        _ = store.ingest((0..<10).map { reading(Int64($0 * 10), UInt64($0 * 10)) }, for: id)
+        _ = store.ingestNow((0..<10).map { reading(Int64($0 * 10), UInt64($0 * 10)) }, for: id)
     }
 
     private func seconds(_ range: InstantRange, limit: Int = 100) -> [Int64]? {
@@ -278,7 +278,7 @@ struct MemoryStoreTests {
     @Test("paging through with next visits every reading once")
     func pageThrough() {
         let instants = (0..<97).map { Int64($0 * 7 % 97) }  // a permutation of 0..<97
-        _ = store.ingest(instants.map { reading($0, UInt64($0)) }, for: id)
+        _ = store.ingestNow(instants.map { reading($0, UInt64($0)) }, for: id)
         var seen: [Int64] = []
         var from: Instant? = nil
         var pages = 0
@@ -300,7 +300,7 @@ struct MemoryStoreTests {
         await #expect(processExitsWith: .success) {
             let store = MemoryStore()
             let id = device("1234")
-            _ = store.ingest((0..<10).map { reading(Int64($0), 1) }, for: id)
+            _ = store.ingestNow((0..<10).map { reading(Int64($0), 1) }, for: id)
             let page = store.readings(of: id, in: InstantRange(from: at(3)), limit: Int.max)
             guard page?.readings.count == 7, page?.next == nil else { fatalError("wrong page") }
         }

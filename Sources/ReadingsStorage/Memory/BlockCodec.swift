@@ -156,6 +156,40 @@ public enum BlockCodec {
     }
 }
 
+extension BlockCodec {
+    /// Whether the block holds instant `t`, decoding its instants only as far as needed (no
+    /// counts): the check a late reading makes before it is stored. `t` is usually absent, and
+    /// the scan stops at the first instant not below it.
+    @inlinable
+    public static func contains(_ t: Int64, in bytes: UnsafeBufferPointer<UInt8>, first: Int64, count n: Int) -> Bool {
+        if t == first { return true }
+        if t < first || n == 1 { return false }
+        var reader = VarIntReader(bytes: bytes, position: 1)
+        switch InstantEncoding(rawValue: bytes[0] >> 4) {
+        case .constantStep?:
+            // Instants first + k·step for k < n: arithmetic, no scan. The step is positive and
+            // the instants ascend without wrapping past the last.
+            let step = reader.next()
+            let distance = UInt64(bitPattern: t &- first)
+            return distance % step == 0 && distance / step < UInt64(n)
+        case .deltaOfDelta?:
+            let divisor = reader.next()
+            var scaled = reader.next()
+            var current = first &+ Int64(bitPattern: scaled &* divisor)
+            var k = 1
+            while true {
+                if current >= t { return current == t }
+                k += 1
+                if k == n { return false }
+                scaled = scaled &+ UInt64(bitPattern: VarInt.unzigzag(reader.next()))
+                current = current &+ Int64(bitPattern: scaled &* divisor)
+            }
+        case .single?, nil:
+            return false
+        }
+    }
+}
+
 /// Greatest common divisor (gcd(0, x) = x).
 @inlinable
 func gcd(_ a: UInt64, _ b: UInt64) -> UInt64 {

@@ -27,7 +27,7 @@ struct DeviceTable {
         Int(truncatingIfNeeded: (hash &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotBits))
     }
 
-    /// The position of `id` (whose ``DeviceID/stableHash`` is `hash`), or nil.
+    /// The position of `id` (whose ``DeviceHasher`` hash is `hash`), or nil.
     func position(of id: DeviceID, hash: UInt64) -> Int? {
         guard slotBits > 0 else { return nil }
         let mask = slots.count - 1
@@ -41,9 +41,9 @@ struct DeviceTable {
     }
 
     /// The position of `id`, adding it with an empty series when it is missing.
-    mutating func positionAdding(_ id: DeviceID, hash: UInt64) -> (position: Int, added: Bool) {
+    mutating func positionAdding(_ id: DeviceID, hash: UInt64, hasher: DeviceHasher) -> (position: Int, added: Bool) {
         if let position = position(of: id, hash: hash) { return (position, false) }
-        if (count + 1) * 5 > slots.count * 4 { grow() }
+        if (count + 1) * 5 > slots.count * 4 { grow(hasher) }
         let position = count
         if ids.count == ids.capacity {
             // An eighth at a time: long-lived, and doubling would leave up to half unused.
@@ -72,10 +72,26 @@ struct DeviceTable {
     }
 
     /// Doubles the slots (at least 16) and places every device again.
-    private mutating func grow() {
+    private mutating func grow(_ hasher: DeviceHasher) {
         slotBits = max(4, slotBits + 1)
         slots = [UInt32](repeating: 0, count: 1 << slotBits)
-        for position in ids.indices { place(position, hash: ids[position].stableHash) }
+        for position in ids.indices { place(position, hash: hasher.hash(ids[position])) }
+    }
+
+    /// The most slots any id's lookup probes (for tests of the hash's spread).
+    func longestProbe(hasher: DeviceHasher) -> Int {
+        var longest = 0
+        for id in ids {
+            let mask = slots.count - 1
+            var slot = home(hasher.hash(id))
+            var probes = 1
+            while ids[Int(slots[slot] - 1)] != id {
+                slot = (slot + 1) & mask
+                probes += 1
+            }
+            longest = max(longest, probes)
+        }
+        return longest
     }
 
     /// Bytes of the table's own arrays (not what the ids and series point to).

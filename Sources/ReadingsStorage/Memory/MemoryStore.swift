@@ -1,19 +1,34 @@
 import ReadingsDomain
 import Synchronization
 
-/// The in-memory engine: devices spread over shards by a stable hash of their id, one lock per
-/// shard, each batch decided under its device's shard lock taken once. Readings are kept
-/// compressed (see ``DeviceSeries`` and ``BlockCodec``): a few bytes each.
+/// The in-memory engine: devices spread over shards by a keyed hash of their id, one lock per
+/// shard. Readings are kept compressed (see ``DeviceSeries`` and ``BlockCodec``): a few bytes each.
 ///
 /// Locking: a shard's mutex guards its device table, every series in it, and the shard's decode
 /// scratch. No method takes two shard locks and no lock is held across a suspension point, so
 /// there is no ordering to get wrong. Readers take the same lock, so each read sees one
 /// consistent moment of a device.
+///
+/// A batch is decided in pieces of at most ``pieceSize`` readings, the lock taken once per piece
+/// (and the task yielding between pieces), so that however large a batch and however late its
+/// readings, no request holds a shard, or a thread, for long. Each reading is still decided
+/// exactly once, in input order; a read between two pieces sees the first piece stored and the
+/// second not yet, which is one consistent moment of the device.
+///
+/// Hash flooding: the hash that picks a device's shard and its slot in the shard's table is
+/// keyed with a random key drawn when the store is created (see ``DeviceHasher``), so ids chosen
+/// by a client cannot be made to pile into one shard or one probe chain. Nothing persisted
+/// depends on it.
 public final class MemoryStore: ReadingStore {
     private let shards: [Shard]
     private let shardMask: Int
     /// Every id in byte order, for the device listing.
     private let directory = DeviceDirectory()
+    /// The keyed hash of ids.
+    private let hasher = DeviceHasher()
+
+    /// Readings decided under one lock hold.
+    public static let pieceSize = 4096
 
     /// Creates an empty store with `2^shardBits` shards.
     public init(shardBits: Int = 6) {
@@ -32,8 +47,8 @@ public final class MemoryStore: ReadingStore {
         let state = Mutex(ShardState())
     }
 
-    /// The shard of a device, chosen by the low bits of `hash` (its ``DeviceID/stableHash``,
-    /// which the shard's table also uses, from its high bits).
+    /// The shard of a device, chosen by the low bits of `hash` (its keyed hash, which the
+    /// shard's table also uses, from its high bits).
     @inline(__always)
     private func shard(for hash: UInt64) -> Shard {
         shards[Int(truncatingIfNeeded: hash) & shardMask]
@@ -41,32 +56,66 @@ public final class MemoryStore: ReadingStore {
 
     /// Runs `body` on the device's series under its shard's lock; nil when the device is unknown.
     private func withSeries<R>(of device: DeviceID, _ body: (DeviceSeries) -> R?) -> R? {
-        let hash = device.stableHash
+        let hash = hasher.hash(device)
         return shard(for: hash).state.withLock { state in
             guard let position = state.devices.position(of: device, hash: hash) else { return nil }
             return body(state.devices.series[position])
         }
     }
 
-    public func ingest(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
-        ingest(readings, for: device) { _ in }
+    /// Decides and stores `readings` (the engine's `ReadingStore` entry), yielding between pieces.
+    public func ingest(_ readings: [Reading], for device: DeviceID) async -> [IngestOutcome] {
+        await ingest(readings, for: device) { _, _ in true }
     }
 
-    /// Decides and stores `readings`, then calls `whileLocked` with the outcomes while the
-    /// device's shard lock is still held: a journal appends there, so that its records of one
-    /// device are in exactly the order the decisions were made.
+    /// Decides and stores `readings` piece by piece, calling `whileLocked` with each piece and
+    /// its outcomes while the device's shard lock is still held (a journal appends there, so that
+    /// its records of one device are in exactly the order the decisions were made), and yielding
+    /// between pieces. `whileLocked` returns false to stop: the pieces after it are not decided
+    /// and the outcomes returned end with the last piece decided.
     public func ingest(
-        _ readings: [Reading], for device: DeviceID, whileLocked: ([IngestOutcome]) -> Void
-    ) -> [IngestOutcome] {
-        guard !readings.isEmpty else { return [] }
-        let hash = device.stableHash
-        return shard(for: hash).state.withLock { state in
-            let (position, added) = state.devices.positionAdding(device, hash: hash)
-            let outcomes = state.devices.withSeries(at: position) { $0.insert(readings, scratch: &state.scratch) }
+        _ readings: [Reading], for device: DeviceID,
+        whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
+    ) async -> [IngestOutcome] {
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(readings.count)
+        let hash = hasher.hash(device)
+        var start = 0
+        while start < readings.count {
+            if start > 0 { await Task.yield() }
+            let end = min(start + MemoryStore.pieceSize, readings.count)
+            guard ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, whileLocked: whileLocked) else { break }
+            start = end
+        }
+        return outcomes
+    }
+
+    /// The same without yielding (recovery, tests): every piece decided on the calling thread.
+    public func ingestNow(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(readings.count)
+        let hash = hasher.hash(device)
+        var start = 0
+        while start < readings.count {
+            let end = min(start + MemoryStore.pieceSize, readings.count)
+            _ = ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes) { _, _ in true }
+            start = end
+        }
+        return outcomes
+    }
+
+    /// One piece under one lock hold.
+    private func ingestPiece(
+        _ piece: ArraySlice<Reading>, for device: DeviceID, hash: UInt64, into outcomes: inout [IngestOutcome],
+        whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
+    ) -> Bool {
+        shard(for: hash).state.withLock { state in
+            let (position, added) = state.devices.positionAdding(device, hash: hash, hasher: hasher)
+            let before = outcomes.count
+            state.devices.withSeries(at: position) { $0.insert(piece, into: &outcomes, scratch: &state.scratch) }
             // The first reading of a new device is always accepted, so it now exists.
             if added { directory.add(device) }
-            whileLocked(outcomes)
-            return outcomes
+            return whileLocked(piece, outcomes[before...])
         }
     }
 
@@ -83,9 +132,9 @@ public final class MemoryStore: ReadingStore {
 
     /// Puts a device's series back as a snapshot held it (recovery, before serving).
     public func restore(_ series: StoredSeries, for device: DeviceID) {
-        let hash = device.stableHash
+        let hash = hasher.hash(device)
         shard(for: hash).state.withLock { state in
-            let (position, added) = state.devices.positionAdding(device, hash: hash)
+            let (position, added) = state.devices.positionAdding(device, hash: hash, hasher: hasher)
             state.devices.withSeries(at: position) { $0 = series.series }
             if added { directory.add(device) }
         }
@@ -155,4 +204,25 @@ public final class MemoryStore: ReadingStore {
 /// `DeviceSeries+Serialization.swift`), which snapshots use.
 public struct StoredSeries: Sendable {
     var series: DeviceSeries
+}
+
+/// The hash of device ids that places them in shards and table slots: SipHash (Swift's `Hasher`,
+/// seeded per process) over the id's bytes and a random key drawn per store, so that a client
+/// cannot choose ids that collide. (FNV-1a, used before, let anyone compute ids that all land
+/// in one shard and one probe chain.)
+struct DeviceHasher: Sendable {
+    private let key: UInt64
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        key = generator.next()
+    }
+
+    @inline(__always)
+    func hash(_ id: DeviceID) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(key)
+        id.utf8.withUnsafeBytes { hasher.combine(bytes: $0) }
+        return UInt64(bitPattern: Int64(hasher.finalize()))
+    }
 }
