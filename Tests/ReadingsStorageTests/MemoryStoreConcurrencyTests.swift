@@ -1,4 +1,5 @@
 import ReadingsDomain
+import Synchronization
 import ReadingsTestSupport
 import Testing
 
@@ -35,6 +36,55 @@ struct MemoryStoreConcurrencyTests {
             i += size
         }
         return batches
+    }
+
+    /// A huge batch of late readings is decided in pieces, the shard lock released between
+    /// them: a reader of another device in the same shard gets through while the batch is still
+    /// being decided. (Decided under one lock hold, the reader would wait for the whole batch.)
+    @Test("a huge late batch lets readers of its shard through between pieces")
+    func hugeBatchesDoNotHoldTheShard() async throws {
+        let store = MemoryStore()
+        let big = try DeviceID("big")
+        let neighbour = try #require(
+            (0..<10_000).lazy.map { try! DeviceID("n\($0)") }.first { store.shardIndex(of: $0) == store.shardIndex(of: big) })
+        _ = store.ingestNow([reading(0, 1)], for: neighbour)
+        var rng = SplitMix64(seed: 9)
+        // Two histories' worth: the first in order, the second the readings between them, shuffled.
+        _ = store.ingestNow((1...200_000).map { reading(Int64($0) * 2, 1) }, for: big)
+        let late = (1...200_000).map { reading(Int64($0) * 2 - 1, 1) }.shuffled(using: &rng)
+        let progress = Progress()
+        async let reads: Int = {
+            var during = 0
+            while !progress.done {
+                let summary = store.summary(of: neighbour)
+                #expect(summary?.readingCount == 1)
+                if progress.started && !progress.done { during += 1 }
+                await Task.yield()
+            }
+            return during
+        }()
+        let outcomes = await store.ingest(late, for: big) { _, _ in
+            progress.started = true
+            return true
+        }
+        progress.done = true
+        #expect(outcomes.allSatisfy { $0 == .accepted })
+        let readsDuring = await reads
+        #expect(readsDuring >= 5, "the neighbour was read only \(readsDuring) times while the batch was decided")
+        #expect(store.summary(of: big)?.readingCount == 400_000)
+    }
+
+    /// Flags shared between the writer and the reader of ``hugeBatchesDoNotHoldTheShard()``.
+    final class Progress: Sendable {
+        private let lock = Mutex((started: false, done: false))
+        var started: Bool {
+            get { lock.withLock { $0.started } }
+            set { lock.withLock { $0.started = newValue } }
+        }
+        var done: Bool {
+            get { lock.withLock { $0.done } }
+            set { lock.withLock { $0.done = newValue } }
+        }
     }
 
     @Test("concurrent overlapping batches store every instant exactly once", arguments: [UInt64(1), 2, 3, 4, 5, 6])

@@ -397,8 +397,8 @@ extension DeviceSeries.Chunk {
 
     /// Drops spare capacity (a chunk that no longer grows at the end).
     mutating func trimCapacity() {
-        if bytes.capacity > bytes.count { bytes = Array(bytes) }
-        if blocks.capacity > blocks.count { blocks = Array(blocks) }
+        if bytes.capacity > bytes.count { bytes = exactCopy(bytes[...]) }
+        if blocks.capacity > blocks.count { blocks = exactCopy(blocks[...]) }
     }
 }
 
@@ -494,14 +494,24 @@ struct BlockScratch {
     func chunk(blocks range: Range<Int>) -> DeviceSeries.Chunk {
         let start = Int(blocks[range.lowerBound].offset)
         let end = Int(blocks[range.upperBound - 1].offset) + Int(blocks[range.upperBound - 1].length)
-        var infos = Array(blocks[range])
+        var infos = exactCopy(blocks[range])
         var readings = 0
         for i in infos.indices {
             infos[i].offset -= UInt32(start)
             readings += Int(infos[i].count)
         }
         return DeviceSeries.Chunk(
-            last: infos[infos.count - 1].last, sealedReadings: readings, blocks: infos, bytes: Array(encoded[start..<end]))
+            last: infos[infos.count - 1].last, sealedReadings: readings, blocks: infos, bytes: exactCopy(encoded[start..<end]))
+    }
+}
+
+/// A new array holding exactly `slice`, in an allocation of its own sized to it. (`Array(slice)`
+/// may share the slice's buffer, capacity and all, which for a scratch buffer is far larger.)
+@inline(__always)
+func exactCopy<T>(_ slice: ArraySlice<T>) -> [T] {
+    [T](unsafeUninitializedCapacity: slice.count) { buffer, initialized in
+        _ = slice.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
+        initialized = slice.count
     }
 }
 

@@ -54,6 +54,11 @@ public final class MemoryStore: ReadingStore {
         shards[Int(truncatingIfNeeded: hash) & shardMask]
     }
 
+    /// The index of the shard that holds `device` (for tests).
+    func shardIndex(of device: DeviceID) -> Int {
+        Int(truncatingIfNeeded: hasher.hash(device)) & shardMask
+    }
+
     /// Runs `body` on the device's series under its shard's lock; nil when the device is unknown.
     private func withSeries<R>(of device: DeviceID, _ body: (DeviceSeries) -> R?) -> R? {
         let hash = hasher.hash(device)
