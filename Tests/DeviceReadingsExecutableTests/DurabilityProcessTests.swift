@@ -401,7 +401,7 @@ func recoveryLine(in log: String) -> [String: String]? {
 
 /// Runs `body(i)` for `i` in `0..<count`, each on a thread of its own (the clients block in
 /// socket calls, which must not hold the few threads of Swift's cooperative pool).
-private func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         let group = DispatchGroup()
         for i in 0..<count {

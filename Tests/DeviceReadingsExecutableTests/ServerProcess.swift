@@ -55,6 +55,11 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Sends one HTTP/1.1 request over a fresh loopback connection; returns status and body.
     func request(_ method: String, _ path: String, body: String? = nil, prefer: String? = nil) async throws -> (Int, String) {
+        try requestBlocking(method, path, body: body, prefer: prefer)
+    }
+
+    /// ``request(_:_:body:prefer:)`` for callers on threads of their own (it blocks in socket calls).
+    func requestBlocking(_ method: String, _ path: String, body: String? = nil, prefer: String? = nil) throws -> (Int, String) {
         let connection = try connect()
         let payload = Array((body ?? "").utf8)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"

@@ -150,7 +150,7 @@ import Testing
         let store = try JournaledStore(directory: directory, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), logger: testLogger)
         let running = Task { try await store.run() }
         try await waitUntilReady(store)
-        let n = 20_000
+        let n = 10_000
         for (name, order) in [
             ("shuffled", Array(0..<n).shuffled(using: &generator)),
             ("reversed", Array((0..<n).reversed())),
@@ -159,7 +159,7 @@ import Testing
             let id = device(name)
             var sent = 0
             while sent < order.count {
-                let size = min(Int.random(in: 1...9000, using: &generator), order.count - sent)
+                let size = min(Int.random(in: 1...6000, using: &generator), order.count - sent)
                 let batch = order[sent..<sent + size].map { reading(Int64($0) * 60 + Int64($0 % 7), UInt64($0 % 51)) }
                 let outcomes = try await store.ingest(batch, for: id)
                 for (r, outcome) in zip(batch, outcomes) where outcome == .accepted {

@@ -100,4 +100,37 @@ import Testing
             roundTrip(set.sorted(), counts)
         }
     }
+
+    /// `contains` (the duplicate check of late readings, which scans instants only) agrees with
+    /// the decoded block for every stored instant, its neighbours, and instants off the grid.
+    @Test func containsAgreesWithTheDecodedBlock() {
+        var generator = SplitMix64(seed: 4)
+        for round in 0..<400 {
+            let n = Int.random(in: 1...300, using: &generator)
+            let scale = [Int64(1), 1000, 1_000_000_000, 60_000_000_000].randomElement(using: &generator)!
+            var set = Set<Int64>()
+            while set.count < n {
+                switch round % 4 {
+                case 0: set.insert(Int64.random(in: Int64.min...Int64.max, using: &generator))
+                case 1: set.insert(Int64(set.count) * scale)  // constant step
+                default: set.insert(Int64.random(in: -100_000...100_000, using: &generator) * scale)
+                }
+            }
+            let instants = set.sorted()
+            var bytes: [UInt8] = []
+            BlockCodec.encode(instants: instants, counts: instants.map { _ in UInt64(1) }, into: &bytes)
+            var probes = instants
+            for t in instants { probes += [t &- 1, t &+ 1, t &- scale, t &+ scale, t &+ scale / 2] }
+            probes += [Int64.min, Int64.max, instants[0] &- 1_000_000_007]
+            bytes.withUnsafeBufferPointer { buffer in
+                for t in probes {
+                    let found = BlockCodec.contains(t, in: buffer, first: instants[0], count: n)
+                    if found != set.contains(t) {
+                        Issue.record("round \(round): contains(\(t)) is \(found)")
+                        return
+                    }
+                }
+            }
+        }
+    }
 }

@@ -173,17 +173,35 @@ extension BlockCodec {
             let distance = UInt64(bitPattern: t &- first)
             return distance % step == 0 && distance / step < UInt64(n)
         case .deltaOfDelta?:
+            // Walked in units of the divisor from the first instant: no multiplication per step,
+            // and an instant off the divisor's grid is absent without a scan.
             let divisor = reader.next()
+            let distance = UInt64(bitPattern: t &- first)
+            guard distance % divisor == 0 else { return false }
+            let target = distance / divisor
             var scaled = reader.next()
-            var current = first &+ Int64(bitPattern: scaled &* divisor)
+            var offset = scaled
             var k = 1
-            while true {
-                if current >= t { return current == t }
+            let bytes = reader.bytes
+            var position = reader.position
+            while offset < target {
                 k += 1
                 if k == n { return false }
-                scaled = scaled &+ UInt64(bitPattern: VarInt.unzigzag(reader.next()))
-                current = current &+ Int64(bitPattern: scaled &* divisor)
+                // One-byte varints (delta-of-deltas within ±63 units) are the common case.
+                let byte = bytes[position]
+                let raw: UInt64
+                if byte < 0x80 {
+                    raw = UInt64(byte)
+                    position += 1
+                } else {
+                    reader.position = position
+                    raw = reader.next()
+                    position = reader.position
+                }
+                scaled = scaled &+ UInt64(bitPattern: VarInt.unzigzag(raw))
+                offset = offset &+ scaled
             }
+            return offset == target
         case .single?, nil:
             return false
         }

@@ -26,7 +26,7 @@ struct DeviceSeries {
     /// Readings in the head before it is sealed into a block.
     static let headCapacity = 128
     /// A block that grows past this many readings through late readings is split.
-    static let maxBlockReadings = 256
+    static let maxBlockReadings = 128
     /// A chunk that grows past this many blocks is split.
     static let maxChunkBlocks = 32
     /// Late readings that fall before a block (not inside it) become blocks of their own when
@@ -70,7 +70,7 @@ struct DeviceSeries {
 
         /// Pending readings that trigger a rebuild: a sixteenth of the chunk (at least 32), so
         /// that a rebuild costs about sixteen re-encoded readings per late one.
-        var pendingLimit: Int { max(32, sealedReadings / 16) }
+        var pendingLimit: Int { max(32, sealedReadings / 8) }
 
         /// Bytes the chunk's arrays occupy (capacities, plus an array header for each).
         var memoryBytes: Int {

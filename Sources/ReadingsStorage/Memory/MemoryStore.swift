@@ -1,6 +1,10 @@
 import ReadingsDomain
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The in-memory engine: devices spread over shards by a keyed hash of their id, one lock per
 /// shard. Readings are kept compressed (see ``DeviceSeries`` and ``BlockCodec``): a few bytes each.
 ///
@@ -45,6 +49,29 @@ public final class MemoryStore: ReadingStore {
 
     private final class Shard: Sendable {
         let state = Mutex(ShardState())
+        /// Threads about to take or waiting for the lock. A batch checks it between pieces and
+        /// steps aside while it is non-zero: without that, the thread that just released the lock
+        /// takes it again before a woken waiter runs, and a reader would wait for the whole batch.
+        let waiting = Atomic<Int>(0)
+
+        /// Runs `body` under the lock, counted in ``waiting`` until the lock is taken.
+        @inline(__always)
+        func withLock<R>(_ body: (inout sending ShardState) -> sending R) -> sending R {
+            waiting.add(1, ordering: .relaxed)
+            return state.withLock { state in
+                waiting.subtract(1, ordering: .relaxed)
+                return body(&state)
+            }
+        }
+
+        /// Lets threads waiting for the lock take it first (bounded: a few hundred microseconds).
+        func stepAsideForWaiters() {
+            var rounds = 0
+            while waiting.load(ordering: .relaxed) > 0 && rounds < 200 {
+                sched_yield()
+                rounds += 1
+            }
+        }
     }
 
     /// The shard of a device, chosen by the low bits of `hash` (its keyed hash, which the
@@ -62,7 +89,7 @@ public final class MemoryStore: ReadingStore {
     /// Runs `body` on the device's series under its shard's lock; nil when the device is unknown.
     private func withSeries<R>(of device: DeviceID, _ body: (DeviceSeries) -> R?) -> R? {
         let hash = hasher.hash(device)
-        return shard(for: hash).state.withLock { state in
+        return shard(for: hash).withLock { state in
             guard let position = state.devices.position(of: device, hash: hash) else { return nil }
             return body(state.devices.series[position])
         }
@@ -87,7 +114,10 @@ public final class MemoryStore: ReadingStore {
         let hash = hasher.hash(device)
         var start = 0
         while start < readings.count {
-            if start > 0 { await Task.yield() }
+            if start > 0 {
+                shard(for: hash).stepAsideForWaiters()
+                await Task.yield()
+            }
             let end = min(start + MemoryStore.pieceSize, readings.count)
             guard ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, whileLocked: whileLocked) else { break }
             start = end
@@ -114,7 +144,7 @@ public final class MemoryStore: ReadingStore {
         _ piece: ArraySlice<Reading>, for device: DeviceID, hash: UInt64, into outcomes: inout [IngestOutcome],
         whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
     ) -> Bool {
-        shard(for: hash).state.withLock { state in
+        shard(for: hash).withLock { state in
             let (position, added) = state.devices.positionAdding(device, hash: hash, hasher: hasher)
             let before = outcomes.count
             state.devices.withSeries(at: position) { $0.insert(piece, into: &outcomes, scratch: &state.scratch) }
@@ -128,7 +158,7 @@ public final class MemoryStore: ReadingStore {
     /// table is copied under its lock (copy-on-write makes that cheap) and visited after it.
     public func forEachSeries(_ body: (DeviceID, StoredSeries) throws -> Void) rethrows {
         for shard in shards {
-            let devices = shard.state.withLock { $0.devices }
+            let devices = shard.withLock { $0.devices }
             for position in 0..<devices.count {
                 try body(devices.ids[position], StoredSeries(series: devices.series[position]))
             }
@@ -138,7 +168,7 @@ public final class MemoryStore: ReadingStore {
     /// Puts a device's series back as a snapshot held it (recovery, before serving).
     public func restore(_ series: StoredSeries, for device: DeviceID) {
         let hash = hasher.hash(device)
-        shard(for: hash).state.withLock { state in
+        shard(for: hash).withLock { state in
             let (position, added) = state.devices.positionAdding(device, hash: hash, hasher: hasher)
             state.devices.withSeries(at: position) { $0 = series.series }
             if added { directory.add(device) }
@@ -191,7 +221,7 @@ public final class MemoryStore: ReadingStore {
         var statistics = StoreStatistics()
         statistics.memoryBytes = directory.memoryBytes
         for shard in shards {
-            shard.state.withLock { state in
+            shard.withLock { state in
                 statistics.devices += state.devices.count
                 statistics.memoryBytes += state.devices.memoryBytes
                 for (id, series) in zip(state.devices.ids, state.devices.series) {
