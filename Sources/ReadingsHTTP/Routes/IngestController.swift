@@ -28,6 +28,20 @@ struct IngestController<Store: ReadingStore>: Sendable {
         } catch is NIOTooManyBytesError {
             throw RequestChecks.payloadTooLarge(limit)
         }
+        // A gzip body may inflate to many times its size: always treated as large.
+        guard body.readableBytes >= BulkWorkExecutor.threshold || encoding == .gzip else {
+            return try await decide(request, body: body, encoding: encoding)
+        }
+        // A large batch: the heavy part runs off the event loops (see BulkWorkExecutor).
+        return try await withTaskExecutorPreference(BulkWorkExecutor.shared) {
+            try await decide(request, body: body, encoding: encoding)
+        }
+    }
+
+    /// Inflates, parses, decides and answers a collected body.
+    private func decide(_ request: Request, body: ByteBuffer, encoding: RequestChecks.BodyEncoding) async throws -> Response {
+        let limit = configuration.maxBodySize
+        var body = body
         if encoding == .gzip {
             do throws(GzipBody.Failure) {
                 body = try GzipBody.inflate(body, limit: limit)
