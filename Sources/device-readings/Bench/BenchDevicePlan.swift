@@ -1,115 +1,87 @@
-/// One device's part of the workload: its readings in time order and the batches they are sent
-/// in, with the requested share of out-of-order readings and exact retries worked in.
+/// One device's part of the workload, as rules rather than data: every reading's value and the
+/// order of sending are computed from the seed and an index on demand, so a plan takes the same
+/// few hundred bytes for a device of ten readings or of a hundred million. `BenchDeviceCursor`
+/// walks it request by request.
 ///
 /// Readings: reading `k` is at `60·k + jitter` seconds after 2024-01-01T00:00:00Z, jitter a whole
-/// number of seconds in 0...29 (so times stay distinct and ascending), count in 0...50.
+/// number of seconds in 0...29 (so times stay distinct and ascending in `k`), count in 0...50;
+/// both come from a keyed hash of `k`, so any reading is known without generating the others.
 ///
-/// Out of order: about `outOfOrderPercent` % of readings trade places with a reading at an
-/// earlier position, in an earlier batch when there is one (else earlier in the same batch), so
-/// later readings arrive before earlier ones.
+/// Order (`BenchOrder`): the reading sent at original position `p` (`p`-th first send) is
+/// - `in` / `late`: `p`, except for the `2·swappedPairs` positions paired up by a seeded random
+///   permutation σ (positions whose σ-ranks are `2i` and `2i + 1`, for `i < swappedPairs`): those
+///   trade readings. Pairs span the whole history, so a swapped newer reading goes out early and
+///   the older one arrives late, usually in a much later request (in the same one only when both
+///   fall in it, as they must when the device has a single request);
+/// - `shuffled`: `σ(p)`, a seeded pseudo-random order of the whole history;
+/// - `reversed`: `readings - 1 - p`, newest first.
 ///
-/// Duplicates: about `duplicatePercent` % extra sends, each an exact repeat (same timestamp and
-/// count) of a reading, placed at least one whole batch after the original, so it always lands in
-/// a later request; repeats that would fall past the end go in trailing retry batches.
+/// Repeats (`repeats` exact retries) are placed by the cursor: see `BenchDeviceCursor`.
 struct BenchDevicePlan: Sendable {
     /// The device's index in the run (0..<devices).
     let index: Int
     /// The device id (before JSON escaping or percent-encoding).
     let id: String
-    /// Seconds after 2024-01-01T00:00:00Z of each reading, ascending.
-    let offsets: [Int64]
-    /// The count of each reading.
-    let counts: [UInt8]
-    /// Reading indices in the order they are sent, duplicates included.
-    let sendOrder: [Int32]
-    /// Batch `b` sends `sendOrder[batchStarts[b]..<batchStarts[b + 1]]`.
-    let batchStarts: [Int]
-    /// Readings that trade places to arrive out of time order.
-    let outOfOrderReadings: Int
-    /// Extra sends that repeat an earlier reading.
-    let duplicateSends: Int
+    /// Distinct readings of the device.
+    let readings: Int
+    /// Sends per request (the last request of a device may hold fewer; the first holds only
+    /// originals, so fewer when the device has fewer readings than this).
+    let batch: Int
+    /// The order of sending.
+    let order: BenchOrder
+    /// Pairs of readings that trade places (`in` and `late` only).
+    let swappedPairs: Int
+    /// Extra sends, each an exact repeat of a reading sent in an earlier request.
+    let repeats: Int
+    /// The seed of the cursor's choices (which sends are repeats, what each repeats).
+    let scheduleRandom: BenchRandom
+    private let valueKey: UInt64
+    /// σ: the shuffle (`shuffled`) or the pairing of swapped readings (`in`, `late`).
+    private let permutation: BenchPermutation
 
-    /// The number of batches (requests) for this device.
-    var batchCount: Int { batchStarts.count - 1 }
-
-    /// Generates the plan for device `index` from the run's seed (independent of other devices).
-    init(
-        index: Int, id: String, readings: Int, batch: Int,
-        duplicatePercent: Double, outOfOrderPercent: Double, seed: UInt64
-    ) {
+    /// The plan of device `index` of a run of `shape` (independent of other devices).
+    init(index: Int, shape: BenchWorkload.Shape) {
         self.index = index
-        self.id = id
-        var random = BenchRandom(seed: seed, stream: UInt64(index))
-        var offsets = [Int64](repeating: 0, count: readings)
-        var counts = [UInt8](repeating: 0, count: readings)
-        for k in 0..<readings {
-            offsets[k] = Int64(k) * 60 + Int64(random.below(30))
-            counts[k] = UInt8(random.below(51))
-        }
-
-        var order = (0..<readings).map { Int32($0) }
-        let moved = Int((Double(readings) * outOfOrderPercent / 100).rounded())
-        var outOfOrder = 0
-        if readings >= 2 {
-            // Positions already swapped are avoided (a few tries), so the share comes out close.
-            var touched = [Bool](repeating: false, count: readings)
-            for _ in 0..<(moved + 1) / 2 {
-                var later = 1 + random.below(readings - 1)
-                for _ in 0..<8 where touched[later] { later = 1 + random.below(readings - 1) }
-                let batchStart = later / batch * batch
-                let bound = batchStart > 0 ? batchStart : later
-                var earlier = random.below(bound)
-                for _ in 0..<8 where touched[earlier] { earlier = random.below(bound) }
-                order.swapAt(earlier, later)
-                touched[earlier] = true
-                touched[later] = true
-            }
-            outOfOrder = order.indices.reduce(0) { $0 + (order[$1] == Int32($1) ? 0 : 1) }
-        }
-
-        // Each repeat goes right after original position `after` ≥ source + batch, so at least
-        // `batch` sends separate it from its original: never the same request.
-        let repeats = Int((Double(readings) * duplicatePercent / 100).rounded())
-        var inline: [(after: Int, reading: Int32)] = []
-        var trailing: [(after: Int, reading: Int32)] = []
-        for _ in 0..<repeats {
-            let source = random.below(readings)
-            let after = source + batch + random.below(batch)
-            if after < readings {
-                inline.append((after, order[source]))
-            } else {
-                trailing.append((after, order[source]))
-            }
-        }
-        inline.sort { $0.after < $1.after }
-        trailing.sort { $0.after < $1.after }
-
-        var sendOrder: [Int32] = []
-        sendOrder.reserveCapacity(readings + repeats)
-        var next = 0
-        for position in 0..<readings {
-            sendOrder.append(order[position])
-            while next < inline.count, inline[next].after == position {
-                sendOrder.append(inline[next].reading)
-                next += 1
-            }
-        }
-        var batchStarts = Array(stride(from: 0, to: sendOrder.count, by: batch))
-        let trailingStart = sendOrder.count
-        sendOrder.append(contentsOf: trailing.map(\.reading))
-        batchStarts.append(contentsOf: stride(from: trailingStart, to: sendOrder.count, by: batch))
-        batchStarts.append(sendOrder.count)
-
-        self.offsets = offsets
-        self.counts = counts
-        self.sendOrder = sendOrder
-        self.batchStarts = batchStarts
-        self.outOfOrderReadings = outOfOrder
-        self.duplicateSends = repeats
+        id = shape.deviceID(index)
+        readings = shape.readings
+        batch = shape.batch
+        order = shape.order
+        swappedPairs = shape.swappedPairsPerDevice
+        repeats = shape.repeatsPerDevice
+        var random = BenchRandom(seed: shape.seed, stream: UInt64(index))
+        valueKey = random.next()
+        permutation = BenchPermutation(count: shape.readings, random: &random)
+        scheduleRandom = random
     }
 
-    /// The reading indices batch `b` sends.
-    func batch(_ b: Int) -> ArraySlice<Int32> {
-        sendOrder[batchStarts[b]..<batchStarts[b + 1]]
+    /// Readings sent, repeats included.
+    var sends: Int { readings + repeats }
+
+    /// Sends in the device's first request: originals only (nothing earlier to repeat yet).
+    var firstRequestSends: Int { Swift.min(readings, batch) }
+
+    /// The reading sent at original position `position` (0..<readings): a permutation.
+    @inline(__always)
+    func reading(at position: Int) -> Int {
+        switch order {
+        case .in, .late:
+            guard swappedPairs > 0 else { return position }
+            let rank = permutation.image(of: position)
+            return rank < 2 * swappedPairs ? permutation.preimage(of: rank ^ 1) : position
+        case .shuffled:
+            return permutation.image(of: position)
+        case .reversed:
+            return readings - 1 - position
+        }
+    }
+
+    /// Reading `reading`'s time (seconds after 2024-01-01T00:00:00Z) and count.
+    @inline(__always)
+    func value(of reading: Int) -> (offset: Int64, count: Int) {
+        let bits = BenchRandom.mix(valueKey &+ UInt64(reading) &* BenchRandom.golden)
+        // Multiply-high of each 32-bit half: 0..<30 and 0..<51.
+        let jitter = Int64(truncatingIfNeeded: ((bits >> 32) &* 30) >> 32)
+        let count = Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* 51) >> 32)
+        return (Int64(reading) * 60 + jitter, count)
     }
 }

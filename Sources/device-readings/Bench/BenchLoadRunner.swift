@@ -2,15 +2,14 @@ import Dispatch
 import Synchronization
 
 /// Sends the workload: one dedicated thread per connection, each with its own keep-alive
-/// connection, all released at once after every connection is open; each thread times every
-/// request it sends.
+/// connection, all released at once after every connection is open. Each thread builds its
+/// requests as it goes (`BenchRequestStream`) and times every exchange (building a request is
+/// not part of its latency, but is part of the run's elapsed time).
 enum BenchLoadRunner {
     /// What one connection did.
     struct ConnectionOutcome: Sendable {
-        /// Latency of each answered request, in nanoseconds, in sending order.
-        var latencies: [UInt64] = []
-        /// `acknowledged[r]`: request `r` of the stream got a 2xx answer.
-        var acknowledged: [Bool] = []
+        /// Latency of each answered request.
+        var latency = BenchLatencyHistogram()
         /// Answers by status code.
         var statuses: [Int: Int] = [:]
         /// Readings in answered requests, repeats included.
@@ -23,11 +22,18 @@ enum BenchLoadRunner {
         var rejected = 0
         /// 2xx answers whose body had no totals.
         var unreadableAnswers = 0
+        /// What the acknowledged requests should have stored, over all this connection's devices
+        /// (distinct readings stored, sends in acknowledged requests).
+        var expected = BenchVerifier.Expectation()
+        /// What each sampled device this connection started should hold.
+        var sampled: [Int: BenchVerifier.Expectation] = [:]
+        /// Whether every request of the connection's devices was sent and answered.
+        var finished = false
     }
 
     /// What the whole run did.
     struct Outcome: Sendable {
-        /// Per connection, in stream order.
+        /// Per connection.
         var connections: [ConnectionOutcome]
         /// From the release of the connections to the last answer, in nanoseconds.
         var elapsedNanoseconds: UInt64
@@ -35,6 +41,20 @@ enum BenchLoadRunner {
         var complete: Bool
         /// The first error that stopped a connection, if any.
         var error: BenchError?
+    }
+
+    /// What `generate` did.
+    struct Generation: Sendable {
+        /// Requests built.
+        var requests = 0
+        /// Readings in them, repeats included.
+        var readings = 0
+        /// Bytes of the requests, heads included.
+        var bytes = 0
+        /// Wall time, in nanoseconds.
+        var elapsedNanoseconds: UInt64 = 0
+        /// Threads that built them.
+        var threads = 0
     }
 
     /// Shared between the threads of one run.
@@ -59,7 +79,7 @@ enum BenchLoadRunner {
 
     /// Runs `workload` against `target`, stopping new requests after `duration` seconds if given.
     static func run(_ workload: BenchWorkload, target: BenchTarget, duration: Double?) -> Outcome {
-        let count = workload.streams.count
+        let count = workload.shape.connections
         let control = Control(connections: count)
         let opened = DispatchGroup()
         let finished = DispatchGroup()
@@ -76,7 +96,8 @@ enum BenchLoadRunner {
                 }
                 opened.leave()
                 release.wait()
-                let outcome = send(workload.streams[index], over: connection, control: control)
+                var stream = BenchRequestStream(workload: workload, connection: index)
+                let outcome = send(&stream, over: connection, control: control)
                 connection.close()
                 control.results.withLock { $0[index] = outcome }
             }
@@ -91,47 +112,76 @@ enum BenchLoadRunner {
         let elapsed = BenchThreads.now() - start
 
         let connections = control.results.withLock { $0.map { $0 ?? ConnectionOutcome() } }
-        let answered = connections.reduce(0) { $0 + $1.latencies.count }
+        let error = control.firstError.withLock { $0 }
         return Outcome(
-            connections: connections, elapsedNanoseconds: elapsed, complete: answered == workload.requestCount,
-            error: control.firstError.withLock { $0 })
+            connections: connections, elapsedNanoseconds: elapsed,
+            complete: error == nil && connections.allSatisfy(\.finished), error: error)
     }
 
-    /// One connection's loop: send each request in order, time it, tally the answer.
-    private static func send(
-        _ stream: BenchRequestStream, over connection: BenchHTTPConnection, control: Control
-    ) -> ConnectionOutcome {
-        var outcome = ConnectionOutcome()
-        outcome.latencies.reserveCapacity(stream.count)
-        outcome.acknowledged = Array(repeating: false, count: stream.count)
-        let deadline = control.deadline.load(ordering: .relaxed)
-        stream.bytes.withUnsafeBytes { bytes in
-            for r in 0..<stream.count {
-                if control.stop.load(ordering: .relaxed) { break }
-                let begin = BenchThreads.now()
-                if deadline != 0 && begin >= deadline { break }
-                let request = UnsafeRawBufferPointer(rebasing: bytes[stream.starts[r]..<stream.starts[r + 1]])
-                let status: Int
-                do {
-                    status = try connection.exchange(request)
-                } catch {
-                    control.fail(error)
-                    break
-                }
-                outcome.latencies.append(BenchThreads.now() - begin)
-                outcome.statuses[status, default: 0] += 1
-                outcome.readingsSent += stream.readings(inRequest: r)
-                guard (200..<300).contains(status) else { continue }
-                outcome.acknowledged[r] = true
-                if let totals = BenchResponseFields.ingestTotals(connection.body) {
-                    outcome.accepted += totals.accepted
-                    outcome.duplicates += totals.duplicates
-                    outcome.rejected += totals.rejected
-                } else {
-                    outcome.unreadableAnswers += 1
-                }
+    /// Builds every request of `workload` as `run` would, without sending any (each taken as
+    /// acknowledged), on one thread per connection: the generator's own speed.
+    static func generate(_ workload: BenchWorkload, duration: Double?) -> Generation {
+        let count = workload.shape.connections
+        let results = BenchLocked(Generation())
+        let start = BenchThreads.now()
+        let deadline = duration.map { start + UInt64($0 * 1e9) } ?? .max
+        BenchThreads.run(count: count) { index in
+            var stream = BenchRequestStream(workload: workload, connection: index)
+            var built = Generation()
+            while BenchThreads.now() < deadline, stream.next() {
+                built.requests += 1
+                built.readings += stream.readingsInRequest
+                built.bytes += stream.requestLength
+                stream.answer(acknowledged: true)
+            }
+            results.withLock {
+                $0.requests += built.requests
+                $0.readings += built.readings
+                $0.bytes += built.bytes
             }
         }
+        var generation = results.withLock { $0 }
+        generation.elapsedNanoseconds = BenchThreads.now() - start
+        generation.threads = count
+        return generation
+    }
+
+    /// One connection's loop: build each request in turn, send it, time it, tally the answer.
+    private static func send(
+        _ stream: inout BenchRequestStream, over connection: BenchHTTPConnection, control: Control
+    ) -> ConnectionOutcome {
+        var outcome = ConnectionOutcome()
+        let deadline = control.deadline.load(ordering: .relaxed)
+        while !control.stop.load(ordering: .relaxed) {
+            if deadline != 0 && BenchThreads.now() >= deadline { break }
+            guard stream.next() else {
+                outcome.finished = true
+                break
+            }
+            let begin = BenchThreads.now()
+            let status: Int
+            do {
+                status = try stream.withRequest { try connection.exchange($0) }
+            } catch {
+                control.fail(error)
+                break
+            }
+            outcome.latency.record(BenchThreads.now() - begin)
+            outcome.statuses[status, default: 0] += 1
+            outcome.readingsSent += stream.readingsInRequest
+            let acknowledged = (200..<300).contains(status)
+            stream.answer(acknowledged: acknowledged)
+            guard acknowledged else { continue }
+            if let totals = BenchResponseFields.ingestTotals(connection.body) {
+                outcome.accepted += totals.accepted
+                outcome.duplicates += totals.duplicates
+                outcome.rejected += totals.rejected
+            } else {
+                outcome.unreadableAnswers += 1
+            }
+        }
+        outcome.expected = stream.totals
+        outcome.sampled = stream.sampledExpectations
         return outcome
     }
 }

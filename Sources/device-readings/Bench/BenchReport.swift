@@ -14,8 +14,6 @@ struct BenchReport {
     var plannedDuplicates: Int
     /// See `plannedDuplicates`.
     var plannedOutOfOrder: Int
-    /// Seconds spent generating (not part of the measurement).
-    var generationSeconds: Double
     /// What the load run did.
     var outcome: BenchLoadRunner.Outcome
     /// `GET /metrics` before and after the run, when the server has those metrics.
@@ -25,10 +23,12 @@ struct BenchReport {
     /// The read-back verdict; nil when the run failed before it.
     var verification: BenchVerifier.Report?
 
-    private var requests: Int { outcome.connections.reduce(0) { $0 + $1.latencies.count } }
+    private var requests: Int { outcome.connections.reduce(0) { $0 + $1.latency.count } }
     private var readingsSent: Int { outcome.connections.reduce(0) { $0 + $1.readingsSent } }
     private var seconds: Double { Double(outcome.elapsedNanoseconds) / 1e9 }
-    private var latency: BenchLatency { BenchLatency(nanoseconds: outcome.connections.flatMap(\.latencies)) }
+    private var latency: BenchLatency {
+        BenchLatency(outcome.connections.reduce(into: BenchLatencyHistogram()) { $0.merge($1.latency) })
+    }
     private var statuses: [Int: Int] {
         outcome.connections.reduce(into: [:]) { all, connection in all.merge(connection.statuses, uniquingKeysWith: +) }
     }
@@ -61,9 +61,10 @@ struct BenchReport {
             "device-readings bench → \(url)",
             "  workload    \(shape.devices) devices × \(shape.readings) readings, \(shape.batch) per request, "
                 + "\(shape.connections) connections, seed \(shape.seed), ids \(shape.idPrefix)N",
-            "              \(plannedDuplicates) repeats (\(percent(plannedDuplicates, readingsTotal))%), "
-                + "\(plannedOutOfOrder) readings out of order (\(percent(plannedOutOfOrder, readingsTotal))%): "
-                + "\(plannedSends) readings in \(plannedRequests) requests, generated in \(fixed(generationSeconds, 2)) s (not timed)",
+            "  order       \(shape.order.rawValue): " + orderText(percent(plannedOutOfOrder, readingsTotal)),
+            "              \(plannedDuplicates) repeats (\(percent(plannedDuplicates, readingsTotal))%): "
+                + "\(plannedSends) readings in \(plannedRequests) requests, built while sending "
+                + "(at most \(BenchRequestStream.devicesInFlight) devices in flight per connection)",
             "  sent        \(readingsSent) readings in \(requests) requests in \(fixed(seconds, 3)) s"
                 + (outcome.complete ? "" : " (stopped early: \(plannedRequests - requests) requests unsent)"),
             "  throughput  \(fixed(rate(readingsSent), 0)) readings/s, \(fixed(rate(requests), 0)) requests/s",
@@ -106,6 +107,7 @@ struct BenchReport {
             ("devices", "\(shape.devices)"),
             ("readings_per_device", "\(shape.readings)"),
             ("batch", "\(shape.batch)"),
+            ("order", BenchWireEncoding.jsonString(shape.order.rawValue)),
             ("concurrency", "\(shape.connections)"),
             ("duplicates_percent", "\(shape.duplicatePercent)"),
             ("out_of_order_percent", "\(shape.outOfOrderPercent)"),
@@ -134,11 +136,49 @@ struct BenchReport {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
+    /// What `--order` did, for the summary; `outOfOrderPercent` is the share of swapped readings.
+    private func orderText(_ outOfOrderPercent: String) -> String {
+        switch shape.order {
+        case .in, .late:
+            "time order, \(plannedOutOfOrder) readings out of order (\(outOfOrderPercent)%)"
+        case .shuffled:
+            "each device's history in a seeded random order"
+        case .reversed:
+            "each device's history newest first"
+        }
+    }
+
+    /// The summary and JSON line of `--generate-only`: how fast requests were built.
+    static func generationLines(_ generation: BenchLoadRunner.Generation, shape: BenchWorkload.Shape) -> [String] {
+        let seconds = Double(generation.elapsedNanoseconds) / 1e9
+        let perSecond = { (amount: Int) in seconds > 0 ? Double(amount) / seconds : 0 }
+        let format = BenchReport.decimal
+        return [
+            "device-readings bench --generate-only: nothing sent",
+            "  workload    \(shape.devices) devices × \(shape.readings) readings, \(shape.batch) per request, "
+                + "order \(shape.order.rawValue), seed \(shape.seed)",
+            "  built       \(generation.readings) readings in \(generation.requests) requests "
+                + "(\(generation.bytes) bytes) in \(format(seconds, 3)) s on \(generation.threads) threads",
+            "  speed       \(format(perSecond(generation.readings), 0)) readings/s, "
+                + "\(format(perSecond(generation.bytes) / 1_048_576, 1)) MiB/s",
+            "{\"generate_only\":true,\"devices\":\(shape.devices),\"readings_per_device\":\(shape.readings),"
+                + "\"batch\":\(shape.batch),\"order\":\(BenchWireEncoding.jsonString(shape.order.rawValue)),"
+                + "\"threads\":\(generation.threads),\"readings\":\(generation.readings),\"requests\":\(generation.requests),"
+                + "\"bytes\":\(generation.bytes),\"seconds\":\(format(seconds, 3)),"
+                + "\"readings_per_second\":\(format(perSecond(generation.readings), 1))}",
+        ]
+    }
+
     private func rate(_ amount: Int) -> Double {
         seconds > 0 ? Double(amount) / seconds : 0
     }
 
     private func fixed(_ value: Double, _ digits: Int) -> String {
+        BenchReport.decimal(value, digits)
+    }
+
+    /// `value` with `digits` decimals.
+    private static func decimal(_ value: Double, _ digits: Int) -> String {
         String(format: "%.\(digits)f", value)
     }
 }

@@ -1,82 +1,107 @@
-/// Everything one connection sends, built byte for byte before the clock starts: the plans of
-/// the devices it owns and their ingest requests, concatenated.
+/// One connection's requests, built one at a time while sending, with what the server should
+/// hold for them kept up to date from the answers.
 ///
-/// A device belongs to exactly one connection, and its batches appear in the stream in batch
-/// order, so the server sees each device's requests in the planned order. Devices take turns
-/// (batch 0 of each, then batch 1 of each, ...), as a fleet reporting over time would.
-struct BenchRequestStream: Sendable {
-    /// The devices this connection owns.
-    let devices: [BenchDevicePlan]
-    /// All requests (head and body), back to back.
-    let bytes: [UInt8]
-    /// Request `r` is `bytes[starts[r]..<starts[r + 1]]`.
-    let starts: [Int]
-    /// For request `r`: the owning device's position in `devices`.
-    let requestDevice: [Int32]
-    /// For request `r`: which of that device's batches it carries.
-    let requestBatch: [Int32]
+/// The connection owns devices `connection`, `connection + connections`, ... and works on at
+/// most `devicesInFlight` of them at a time: their plans are made when they start and dropped
+/// when their last request is answered, the next owned device taking the freed place. The devices
+/// in flight take turns, one request each, as a fleet reporting over time would; each device's
+/// requests go out in order, one answered before its next is built.
+struct BenchRequestStream {
+    /// Devices a connection interleaves at most.
+    static let devicesInFlight = 4
 
-    /// The number of requests.
-    var count: Int { starts.count - 1 }
-
-    /// The number of readings request `r` carries.
-    func readings(inRequest r: Int) -> Int {
-        let plan = devices[Int(requestDevice[r])]
-        let batch = Int(requestBatch[r])
-        return plan.batchStarts[batch + 1] - plan.batchStarts[batch]
+    /// What a connection knows about a device it is sending.
+    private struct Device {
+        var cursor: BenchDeviceCursor
+        var ledger = BenchDeviceLedger()
+        let bodyStart: [UInt8]
     }
 
-    /// Builds the stream for `devices`. Each request is `headPrefix` (request line and headers,
-    /// ending in `Content-Length: `), the body's length, CRLF, `extraHeaders` (whole header
-    /// lines), CRLF, and the body.
-    init(devices: [BenchDevicePlan], headPrefix: [UInt8], extraHeaders: [UInt8]) {
-        var bytes: [UInt8] = []
-        var starts: [Int] = [0]
-        var requestDevice: [Int32] = []
-        var requestBatch: [Int32] = []
-        let estimated = devices.reduce(0) { $0 + $1.sendOrder.count * 48 + $1.batchCount * (headPrefix.count + 200) }
-        bytes.reserveCapacity(estimated)
-        var body: [UInt8] = []
-        let rounds = devices.map(\.batchCount).max() ?? 0
-        for round in 0..<rounds {
-            for (slot, plan) in devices.enumerated() where round < plan.batchCount {
-                body.removeAll(keepingCapacity: true)
-                BenchRequestStream.appendBody(plan: plan, batch: round, to: &body)
-                bytes.append(contentsOf: headPrefix)
-                bytes.append(contentsOf: String(body.count).utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
-                bytes.append(contentsOf: extraHeaders)
-                bytes.append(contentsOf: [UInt8(ascii: "\r"), UInt8(ascii: "\n")])
-                bytes.append(contentsOf: body)
-                starts.append(bytes.count)
-                requestDevice.append(Int32(slot))
-                requestBatch.append(Int32(round))
+    private let workload: BenchWorkload
+    private var nextDevice: Int
+    private var inFlight: [Device] = []
+    /// The place in `inFlight` whose turn is next.
+    private var turn = 0
+    /// The place of the device whose request was built last and awaits its answer.
+    private var pending: Int?
+    private var batch = BenchBatch()
+    private var writer: BenchRequestWriter
+
+    /// Expectations of the sampled devices whose last request was answered.
+    private var finishedSample: [Int: BenchVerifier.Expectation] = [:]
+    /// Totals over the devices whose last request was answered.
+    private var finishedTotals = BenchVerifier.Expectation()
+
+    /// The stream of connection `connection` of `workload`.
+    init(workload: BenchWorkload, connection: Int) {
+        self.workload = workload
+        nextDevice = connection
+        writer = workload.writerTemplate
+        batch.sends.reserveCapacity(workload.shape.batch)
+    }
+
+    /// Readings in the request built last.
+    var readingsInRequest: Int { batch.sends.count }
+
+    /// Bytes of the request built last.
+    var requestLength: Int { writer.requestLength }
+
+    /// Builds the next request (the previous one must have been answered); false when every
+    /// device of the connection is done.
+    mutating func next() -> Bool {
+        precondition(pending == nil, "the previous request was not answered")
+        while inFlight.count < BenchRequestStream.devicesInFlight && nextDevice < workload.shape.devices {
+            let plan = workload.plan(device: nextDevice)
+            inFlight.append(
+                Device(cursor: BenchDeviceCursor(plan: plan), bodyStart: BenchRequestWriter.bodyStart(id: plan.id)))
+            nextDevice += workload.shape.connections
+        }
+        guard !inFlight.isEmpty else { return false }
+        if turn >= inFlight.count { turn = 0 }
+        inFlight[turn].cursor.next(into: &batch)
+        writer.write(batch, plan: inFlight[turn].cursor.plan, bodyStart: inFlight[turn].bodyStart)
+        pending = turn
+        return true
+    }
+
+    /// Runs `body` with the bytes of the request built last.
+    func withRequest<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try writer.withRequest(body)
+    }
+
+    /// Records the answer to the request built last: `acknowledged` when it was 2xx.
+    mutating func answer(acknowledged: Bool) {
+        guard let place = pending else { preconditionFailure("no request awaits an answer") }
+        pending = nil
+        let plan = inFlight[place].cursor.plan
+        inFlight[place].ledger.record(batch, acknowledged: acknowledged, plan: plan)
+        if inFlight[place].cursor.isFinished {
+            finish(inFlight.remove(at: place))
+            turn = place
+        } else {
+            turn = place + 1
+        }
+    }
+
+    /// Expectations of the sampled devices this connection started (finished or still in flight);
+    /// devices it never started hold nothing.
+    var sampledExpectations: [Int: BenchVerifier.Expectation] {
+        inFlight.reduce(into: finishedSample) { all, device in
+            if workload.isSampled(device.cursor.plan.index) {
+                all[device.cursor.plan.index] = device.ledger.expectation
             }
         }
-        self.devices = devices
-        self.bytes = bytes
-        self.starts = starts
-        self.requestDevice = requestDevice
-        self.requestBatch = requestBatch
     }
 
-    /// `{"id":"...","readings":[{"timestamp":"...","count":N},...]}` for one batch.
-    private static func appendBody(plan: BenchDevicePlan, batch: Int, to body: inout [UInt8]) {
-        body.append(contentsOf: #"{"id":""#.utf8)
-        BenchWireEncoding.appendJSONStringContent(plan.id, to: &body)
-        body.append(contentsOf: #"","readings":["#.utf8)
-        var first = true
-        for reading in plan.batch(batch) {
-            if !first { body.append(UInt8(ascii: ",")) }
-            first = false
-            body.append(contentsOf: #"{"timestamp":""#.utf8)
-            BenchTimestamp.append(offset: plan.offsets[Int(reading)], to: &body)
-            body.append(contentsOf: #"","count":"#.utf8)
-            let count = plan.counts[Int(reading)]
-            if count >= 10 { body.append(UInt8(ascii: "0") + count / 10) }
-            body.append(UInt8(ascii: "0") + count % 10)
-            body.append(UInt8(ascii: "}"))
+    /// Distinct readings stored and sends in acknowledged requests, over all devices started.
+    var totals: BenchVerifier.Expectation {
+        inFlight.reduce(into: finishedTotals) { $0.add($1.ledger.expectation) }
+    }
+
+    private mutating func finish(_ device: Device) {
+        finishedTotals.add(device.ledger.expectation)
+        if workload.isSampled(device.cursor.plan.index) {
+            finishedSample[device.cursor.plan.index] = device.ledger.expectation
         }
-        body.append(contentsOf: "]}".utf8)
     }
 }

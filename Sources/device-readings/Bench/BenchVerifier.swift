@@ -5,12 +5,16 @@ import ReadingsHTTP
 /// readings in acknowledged requests and `latest_timestamp` their greatest timestamp (a device
 /// with no acknowledged request must be unknown: 404). Device ids are fresh for each run, so every
 /// distinct reading should have been accepted once; the ingest answers' totals are checked too.
+///
+/// The expectations are not worked out here from stored plans: each connection keeps them up to
+/// date as answers arrive (`BenchDeviceLedger`), for every device in totals and for the sampled
+/// devices one by one, so memory stays bounded however large the run.
 enum BenchVerifier {
     /// Most devices read back.
     static let sampleLimit = 2000
 
-    /// What the server should hold for one device.
-    struct Expectation: Sendable {
+    /// What the server should hold for one device (or, summed, for many).
+    struct Expectation: Sendable, Equatable {
         /// Sum of the counts of the distinct readings acknowledged.
         var cumulativeCount = 0
         /// Offset of the greatest acknowledged timestamp; nil when nothing was acknowledged.
@@ -19,6 +23,14 @@ enum BenchVerifier {
         var distinct = 0
         /// Readings in acknowledged requests, repeats included.
         var sends = 0
+
+        /// Adds `other`'s readings (the latest of both is kept).
+        mutating func add(_ other: Expectation) {
+            cumulativeCount += other.cumulativeCount
+            distinct += other.distinct
+            sends += other.sends
+            if let offset = other.latestOffset { latestOffset = max(latestOffset ?? .min, offset) }
+        }
     }
 
     /// The verdict.
@@ -29,15 +41,22 @@ enum BenchVerifier {
         var mismatches: [String] = []
     }
 
-    /// Reads back a sample of devices and compares; connection failures are thrown.
+    /// The devices read back after a run of `devices`: all of them, or `sampleLimit` evenly
+    /// spread; ascending.
+    static func sample(devices: Int) -> [Int] {
+        devices <= sampleLimit ? Array(0..<devices) : (0..<sampleLimit).map { $0 * devices / sampleLimit }
+    }
+
+    /// Reads back the workload's sample of devices and compares; connection failures are thrown.
     static func verify(
         _ workload: BenchWorkload, outcome: BenchLoadRunner.Outcome, target: BenchTarget, threads: Int
     ) throws -> Report {
-        let expectations = expectations(workload, outcome: outcome)
         var report = Report()
 
-        let expectedAccepted = expectations.reduce(0) { $0 + $1.reduce(0) { $0 + $1.distinct } }
-        let expectedDuplicates = expectations.reduce(0) { $0 + $1.reduce(0) { $0 + $1.sends - $1.distinct } }
+        var expected = Expectation()
+        for connection in outcome.connections { expected.add(connection.expected) }
+        let expectedAccepted = expected.distinct
+        let expectedDuplicates = expected.sends - expected.distinct
         let accepted = outcome.connections.reduce(0) { $0 + $1.accepted }
         let duplicates = outcome.connections.reduce(0) { $0 + $1.duplicates }
         let rejected = outcome.connections.reduce(0) { $0 + $1.rejected }
@@ -51,9 +70,11 @@ enum BenchVerifier {
                     + "(was --id-prefix reused? The server then already holds these devices)")
         }
 
-        let devices = workload.streams.reduce(0) { $0 + $1.devices.count }
-        let sample =
-            devices <= sampleLimit ? Array(0..<devices) : (0..<sampleLimit).map { $0 * devices / sampleLimit }
+        // Devices no connection started hold nothing: the default expectation.
+        let expectations = outcome.connections.reduce(into: [Int: Expectation]()) { all, connection in
+            all.merge(connection.sampled) { first, _ in first }
+        }
+        let sample = workload.sample
         let threads = max(1, min(threads, sample.count))
         let found = BenchLocked<[(device: Int, message: String)]>([])
         let failure = BenchLocked<BenchError?>(nil)
@@ -62,11 +83,10 @@ enum BenchVerifier {
             defer { connection.close() }
             for position in stride(from: thread, to: sample.count, by: threads) {
                 let device = sample[position]
-                let streamCount = workload.streams.count
-                let expected = expectations[device % streamCount][device / streamCount]
                 do {
                     let messages = try check(
-                        workload.plan(device: device), expected: expected, over: connection)
+                        id: workload.shape.deviceID(device), expected: expectations[device] ?? Expectation(),
+                        over: connection)
                     if !messages.isEmpty {
                         found.withLock { $0 += messages.map { (device, $0) } }
                     }
@@ -84,38 +104,13 @@ enum BenchVerifier {
         return report
     }
 
-    /// Per connection, per device slot: what the acknowledged requests should have stored.
-    static func expectations(_ workload: BenchWorkload, outcome: BenchLoadRunner.Outcome) -> [[Expectation]] {
-        zip(workload.streams, outcome.connections).map { stream, result in
-            var acknowledgedBatches = Array(repeating: [Int](), count: stream.devices.count)
-            for r in 0..<stream.count where r < result.acknowledged.count && result.acknowledged[r] {
-                acknowledgedBatches[Int(stream.requestDevice[r])].append(Int(stream.requestBatch[r]))
-            }
-            return zip(stream.devices, acknowledgedBatches).map { plan, batches in
-                var expectation = Expectation()
-                var seen = [Bool](repeating: false, count: plan.offsets.count)
-                for batch in batches {
-                    for reading in plan.batch(batch).map(Int.init) {
-                        expectation.sends += 1
-                        guard !seen[reading] else { continue }
-                        seen[reading] = true
-                        expectation.distinct += 1
-                        expectation.cumulativeCount += Int(plan.counts[reading])
-                        expectation.latestOffset = max(expectation.latestOffset ?? .min, plan.offsets[reading])
-                    }
-                }
-                return expectation
-            }
-        }
-    }
-
     /// Reads one device back; returns its mismatches.
     private static func check(
-        _ plan: BenchDevicePlan, expected: Expectation, over connection: BenchHTTPConnection
+        id: String, expected: Expectation, over connection: BenchHTTPConnection
     ) throws -> [String] {
-        let path = "/devices/\(PercentEncoding.encode(plan.id.utf8))"
+        let path = "/devices/\(PercentEncoding.encode(id.utf8))"
         var messages: [String] = []
-        let name = "device \(BenchWireEncoding.jsonString(plan.id))"
+        let name = "device \(BenchWireEncoding.jsonString(id))"
 
         let countStatus = try connection.get(path + "/cumulative_count")
         let countBody = String(decoding: connection.body.prefix(200), as: UTF8.self)
