@@ -109,7 +109,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StorageFigures",
-            dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
+            dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads", "ReadingsTestSupport"],
             path: "Benchmarks/StorageFigures"
         ),
         // Hummingbird alone, answering a constant body: the framework's ceiling (scripts/bench-ceiling.sh).

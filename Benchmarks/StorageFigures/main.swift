@@ -11,6 +11,7 @@ import Glibc
 #endif
 import ReadingsDomain
 import ReadingsStorage
+import ReadingsTestSupport
 import StorageWorkloads
 
 /// The value of `--name N` on the command line, or `fallback`.
@@ -93,6 +94,31 @@ for shape in shapes {
         print("  RSS growth         \(fixed(Double(residentGrowth) / Double(max(1, statistics.readings)))) bytes per stored reading (process, first dataset only)")
     }
     withExtendedLifetime(store) {}
+}
+
+// One device's whole history in each arrival order, batches of 100,000 (the engine's own
+// ceiling for `scripts/bench-order.sh`, without HTTP): `--history N` readings (default 10M).
+let history = option("--history", 10_000_000)
+if history > 0 {
+    var historyStream = DeviceStream(device: 0, shape: .regular)
+    let inOrder = historyStream.next(history)
+    var generator = SplitMix64(seed: 42)
+    print("\none device, \(history) regular readings, batches of 100,000, single thread:")
+    for (name, readings) in [
+        ("in order", inOrder), ("shuffled", inOrder.shuffled(using: &generator)), ("reversed", Array(inOrder.reversed())),
+    ] {
+        let store = MemoryStore()
+        let device = try! DeviceID("history")
+        let clock = ContinuousClock()
+        let time = clock.measure {
+            for start in stride(from: 0, to: readings.count, by: 100_000) {
+                _ = store.ingestNow(Array(readings[start..<min(start + 100_000, readings.count)]), for: device)
+            }
+        }
+        let statistics = store.statistics()
+        precondition(statistics.readings == history, "\(name): stored \(statistics.readings)")
+        print("  \(name + String(repeating: " ", count: 9 - name.count))  \(Int(Double(history) / seconds(time))) readings/s, \(fixed(Double(statistics.memoryBytes) / Double(history))) bytes per reading")
+    }
 }
 
 // Block codec: one block of 1024 regular readings, encoded and decoded repeatedly.

@@ -133,4 +133,24 @@ import Testing
             }
         }
     }
+
+    /// Divisibility and exact division by multiplication agree with `%` and `/`.
+    @Test func exactDivisionAgreesWithDivision() {
+        var generator = SplitMix64(seed: 5)
+        var divisors: [UInt64] = [1, 2, 3, 7, 60, 1_000_000_000, 60_000_000_000, 1 << 63, UInt64.max, UInt64.max / 3]
+        for _ in 0..<200 { divisors.append(max(1, generator.next() >> UInt64.random(in: 0...63, using: &generator))) }
+        for d in divisors {
+            let exact = ExactDivision(d)
+            for _ in 0..<200 {
+                let q = generator.next() >> UInt64.random(in: 0...63, using: &generator)
+                let multiple = q.multipliedReportingOverflow(by: d)
+                if !multiple.overflow {
+                    #expect(exact.divides(multiple.partialValue), "\(d) | \(multiple.partialValue)")
+                    #expect(exact.quotient(multiple.partialValue) == q)
+                }
+                let n = generator.next() >> UInt64.random(in: 0...63, using: &generator)
+                #expect(exact.divides(n) == (n % d == 0), "\(d) | \(n)")
+            }
+        }
+    }
 }

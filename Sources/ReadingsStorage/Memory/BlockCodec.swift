@@ -49,12 +49,17 @@ public enum BlockCodec {
         // Deltas as unsigned: consecutive instants may be up to 2^64 - 1 ns apart.
         let firstDelta = UInt64(bitPattern: instants[start + 1] &- instants[start])
         var divisor = firstDelta
+        var exact = ExactDivision(divisor)
         var constant = true
         for i in (start + 2)..<(start + n) {
             let delta = UInt64(bitPattern: instants[i] &- instants[i - 1])
             if delta != firstDelta {
                 constant = false
-                if delta % divisor != 0 { divisor = gcd(divisor, delta) }
+                // A multiplication instead of a division for each delta; the divisor only shrinks.
+                if !exact.divides(delta) {
+                    divisor = gcd(divisor, delta)
+                    exact = ExactDivision(divisor)
+                }
             }
         }
         if constant {
@@ -62,10 +67,10 @@ public enum BlockCodec {
             return .constantStep
         }
         VarInt.append(divisor, to: &out)
-        var previous = firstDelta / divisor
+        var previous = exact.quotient(firstDelta)
         VarInt.append(previous, to: &out)
         for i in (start + 2)..<(start + n) {
-            let scaled = UInt64(bitPattern: instants[i] &- instants[i - 1]) / divisor
+            let scaled = exact.quotient(UInt64(bitPattern: instants[i] &- instants[i - 1]))
             // Wrapping arithmetic is exact modulo 2^64, which decoding reverses.
             VarInt.append(VarInt.zigzag(Int64(bitPattern: scaled &- previous)), to: &out)
             previous = scaled
@@ -205,6 +210,41 @@ extension BlockCodec {
         case .single?, nil:
             return false
         }
+    }
+}
+
+/// Divisibility by, and exact division by, a fixed non-zero divisor with multiplications only:
+/// `d = 2^shift · odd`; `n` is a multiple of `d` when its low `shift` bits are zero and
+/// `(n >> shift) · odd⁻¹ mod 2^64` is at most `(2^64 − 1) / odd`, and that product is then `n / d`.
+@usableFromInline
+struct ExactDivision {
+    @usableFromInline let shift: UInt64
+    @usableFromInline let inverse: UInt64
+    @usableFromInline let limit: UInt64
+
+    @inlinable
+    init(_ divisor: UInt64) {
+        precondition(divisor != 0)
+        shift = UInt64(divisor.trailingZeroBitCount)
+        let odd = divisor >> shift
+        // Newton's iteration for the inverse modulo 2^64: each step doubles the correct bits,
+        // starting from 3 (odd · odd ≡ 1 mod 8).
+        var x = odd
+        for _ in 0..<5 { x = x &* (2 &- odd &* x) }
+        inverse = x
+        limit = UInt64.max / odd
+    }
+
+    /// Whether the divisor divides `n`.
+    @inlinable @inline(__always)
+    func divides(_ n: UInt64) -> Bool {
+        n & ((1 << shift) &- 1) == 0 && (n >> shift) &* inverse <= limit
+    }
+
+    /// `n / divisor`, for an `n` the divisor divides.
+    @inlinable @inline(__always)
+    func quotient(_ n: UInt64) -> UInt64 {
+        (n >> shift) &* inverse
     }
 }
 

@@ -14,7 +14,7 @@ import ReadingsDomain
 ///
 /// A late reading (not after the latest) costs a binary search over the chunks, one over the
 /// chunk's blocks, a scan of at most one block's instants (the duplicate check) and an insert
-/// into the chunk's pending readings, which hold at most a sixteenth of the chunk. When they
+/// into the chunk's pending readings, which hold at most an eighth of the chunk. When they
 /// reach that, the chunk is rebuilt: blocks without pending readings are copied, the others
 /// decoded, merged and re-encoded, and a chunk that grew past 32 blocks is split. None of this
 /// depends on the size of the device: a device of a billion readings takes a late reading as
@@ -68,8 +68,8 @@ struct DeviceSeries {
         /// an instant a block holds.
         var pending: [Reading] = []
 
-        /// Pending readings that trigger a rebuild: a sixteenth of the chunk (at least 32), so
-        /// that a rebuild costs about sixteen re-encoded readings per late one.
+        /// Pending readings that trigger a rebuild: an eighth of the chunk (at least 32), so that
+        /// a rebuild costs about eight re-encoded readings per late one.
         var pendingLimit: Int { max(32, sealedReadings / 8) }
 
         /// Bytes the chunk's arrays occupy (capacities, plus an array header for each).
