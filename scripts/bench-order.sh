@@ -6,7 +6,7 @@
 #   2. one device's 30,000,000-reading history shuffled, then reversed, in batches of 100,000,
 #      while a probe reads 64 other devices one request after another (p50/p99 of those reads).
 # Each run starts a fresh memory-engine server on a free loopback port and stops it after.
-# Usage: scripts/bench-order.sh [BINARY] [ROUNDS] [HISTORY_READINGS]
+# Usage: scripts/bench-order.sh [BINARY] [ROUNDS] [HISTORY_READINGS]   (HISTORY_READINGS 0: part 1 only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/release/device-readings}
@@ -14,7 +14,14 @@ ROUNDS=${2:-3}
 HISTORY=${3:-30000000}
 PORT=${PORT:-3310}
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+SERVER=
+PROBE=
+cleanup() {
+  [ -n "$PROBE" ] && kill "$PROBE" 2>/dev/null
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
 
 start_server() {  # binary
   "$1" serve --port "$PORT" >"$OUT/server.log" 2>&1 &
@@ -22,7 +29,7 @@ start_server() {  # binary
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
 }
-stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
+stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=; }
 field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])['$1'])"; }
 
 bench() {  # binary, then bench flags; prints readings/s
@@ -58,6 +65,7 @@ for kind in "${kinds[@]}"; do
   echo "  $kind: $m readings/s ($(python3 -c "print(round($m / $in_median, 2))") of in order)"
 done
 
+[ "$HISTORY" -gt 0 ] || exit 0
 for order in shuffled reversed; do
   start_server "$BIN"
   for i in $(seq 0 63); do
@@ -68,11 +76,12 @@ for order in shuffled reversed; do
   for i in $(seq 0 63); do paths+=(--path "/devices/other-$i/latest_timestamp"); done
   rm -f "$OUT/done"
   python3 scripts/latency-probe.py --port "$PORT" "${paths[@]}" --until "$OUT/done" >"$OUT/probe.json" &
-  probe=$!
+  PROBE=$!
   "$BIN" bench --url "http://127.0.0.1:$PORT" --return-minimal --devices 1 --readings "$HISTORY" --batch 100000 \
     --concurrency 1 --order "$order" 2>/dev/null | tail -1 >"$OUT/last.json"
   touch "$OUT/done"
-  wait "$probe"
+  wait "$PROBE"
+  PROBE=
   rss=$(grep VmRSS "/proc/$SERVER/status" | awk '{print $2}')
   stop_server
   python3 - "$OUT/last.json" "$OUT/probe.json" "$order" "$rss" <<'PY'
