@@ -39,5 +39,13 @@ bench-durability: release
 memory: release
 	scripts/measure-memory.sh mem-5k-b1000 5000
 
+## Any arrival order (in order, late, shuffled, reversed) and a billion readings, with the
+## project's own load generator only; see the README's Benchmarks.
+.PHONY: bench-order bench-billion
+bench-order: release
+	scripts/bench-order.sh .build/release/device-readings 3
+bench-billion: release
+	scripts/bench-billion.sh .build/release/device-readings /tmp/device-readings-billion
+
 clean:
 	rm -rf .build
