@@ -90,6 +90,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         configuration.apiKeys = apiKeys.isEmpty ? Settings.list(settings.value("API_KEYS")) : apiKeys
         configuration.readAPIKeys = readAPIKeys.isEmpty ? Settings.list(settings.value("READ_API_KEYS")) : readAPIKeys
+        guard !(configuration.apiKeys + configuration.readAPIKeys).contains(where: \.isEmpty) else {
+            throw ValidationError("--api-key and --read-api-key must not be empty")
+        }
         configuration.metricsAuth = try metricsAuth || settings.boolean("METRICS_AUTH")
         let idle = try idleTimeout ?? settings.integer("IDLE_TIMEOUT", in: 0...86_400) ?? 30
         guard (0...86_400).contains(idle) else { throw ValidationError("--idle-timeout must be 0...86400 seconds") }

@@ -37,6 +37,8 @@ import Testing
         (["serve", "--data-dir", "/tmp/unused-dr", "--sync", "interval", "--sync-interval", "0s"], "--sync-interval"),
         (["serve", "--data-dir", "/tmp/unused-dr", "--snapshot-every", "0"], "--snapshot-every"),
         (["serve", "--data-dir", "/tmp/unused-dr", "--snapshot-every", "soon"], "--snapshot-every"),
+        (["serve", "--api-key", ""], "--api-key"),
+        (["serve", "--api-key", "k", "--read-api-key", ""], "--read-api-key"),
     ])
     func invalidSettingsStopTheStartWithAMessage(arguments: [String], mentions: String) throws {
         let result = try ServerProcess.run(arguments)

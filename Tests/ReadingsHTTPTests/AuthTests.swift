@@ -18,7 +18,11 @@ import Testing
         return headers
     }
 
-    @Test(arguments: Engine.allCases, [nil, "Basic d3JpdGUta2V5", "Bearer", "Bearer wrong-key", "Bearer write-ke", "Bearer write-key2", "write-key"])
+    @Test(arguments: Engine.allCases, [
+        nil, "Basic d3JpdGUta2V5", "Bearer", "Bearer wrong-key", "Bearer write-ke", "Bearer write-key2", "write-key",
+        // A key followed by 256 bytes (or 512): once accepted, when length differences were folded into a byte.
+        "Bearer write-key" + String(repeating: "x", count: 256), "Bearer read-key" + String(repeating: "y", count: 512),
+    ])
     func missingOrWrongKeysAre401(engine: Engine, authorization: String?) async throws {
         try await withKeys(engine) { client in
             for (uri, method) in [("/ingest", HTTPRequest.Method.post), ("/devices/d", .get), ("/devices/d/latest_timestamp", .get), ("/nope", .get)] {
@@ -87,5 +91,13 @@ import Testing
         for wrong in ["ab", "abcd", "abd", "", "xyz", "xyz12", "ABC"] {
             #expect(!AuthMiddleware<BasicRequestContext>.matchesAny(Array(wrong.utf8), keys), "\(wrong)")
         }
+    }
+
+    /// A configured empty key (only reachable in code: the command line refuses one) matches no token.
+    @Test func anEmptyKeyMatchesNothing() {
+        for length in [0, 1, 255, 256, 257, 512] {
+            #expect(!AuthMiddleware<BasicRequestContext>.matchesAny(Array(repeating: 0x41, count: length), [[]]))
+        }
+        #expect(AuthMiddleware<BasicRequestContext>.matchesAny(Array("k".utf8), [[], Array("k".utf8)]))
     }
 }

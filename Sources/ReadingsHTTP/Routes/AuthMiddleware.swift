@@ -42,16 +42,19 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         return token.isEmpty ? nil : Array(token.utf8)
     }
 
-    /// Whether `token` equals one of `keys`, taking the same time whichever matches.
+    /// Whether `token` equals one of `keys`, taking the same time whichever matches (only the
+    /// lengths are compared openly). The lengths are compared whole: folding their difference
+    /// into a byte, as this once did, let a valid key followed by any 256 bytes match, and made
+    /// any 256-byte token match an empty key.
     static func matchesAny(_ token: [UInt8], _ keys: [[UInt8]]) -> Bool {
-        var found: UInt8 = 0
-        for key in keys {
-            var difference = UInt8(truncatingIfNeeded: token.count ^ key.count)
+        var found = false
+        for key in keys where !key.isEmpty {
+            var difference: UInt8 = 0
             for i in 0..<key.count {
                 difference |= key[i] ^ (i < token.count ? token[i] : 0)
             }
-            found |= difference == 0 ? 1 : 0
+            found = found || (difference == 0 && token.count == key.count)
         }
-        return found == 1
+        return found
     }
 }
