@@ -5,8 +5,11 @@ import ReadingsDomain
 /// Engines are shared by all requests at once and may live in another process, so every method
 /// is `async throws`. An engine that cannot take writes throws ``StorageError/unavailable(_:)``
 /// and guarantees that nothing of that call was applied. Each method sees one device at one
-/// consistent moment: a batch is decided atomically per device, and a read never observes half
-/// of a batch.
+/// consistent moment: every reading of a batch is decided exactly once, in order, and a read
+/// sees the device between two decisions, never in the middle of one (its summary always
+/// matches its readings). The memory engines decide a large batch in pieces, so a read may see
+/// the first pieces of a batch stored and the rest not yet (see `MemoryStore`); PostgreSQL
+/// commits a batch in one transaction.
 public protocol ReadingStore: Sendable {
     /// Decides and stores `readings` of `device` in order: new readings are stored and counted,
     /// repeats of an instant already stored (earlier, or earlier in this batch) are duplicates or
