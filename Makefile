@@ -30,8 +30,10 @@ bench:
 figures:
 	$(SWIFT) run -c release --scratch-path $(BENCH_SCRATCH) StorageFigures
 
-## HTTP figures with ../shared/bench (release build): ingest side by side with the prototype's
-## design, durability modes and recovery, memory per reading.
+## HTTP figures with an outside comparison kit whose folder BENCH names (release build): ingest
+## side by side with the prototype's design, durability modes and recovery, memory per reading.
+## e.g. make bench-ingest BENCH=/path/to/bench. The figures of bench-order and bench-billion
+## below need nothing outside this repository.
 bench-ingest: release
 	ROUNDS=3 scripts/bench-ingest.sh regular 8 1 100 1000
 bench-durability: release

@@ -14,7 +14,7 @@
 # usage: ROUNDS=3 scripts/bench-ceiling.sh [SECONDS] [BATCH...]   e.g. scripts/bench-ceiling.sh 8 1 100 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH=${BENCH:-../shared/bench}
+BENCH=${BENCH:?set BENCH to the folder of the outside comparison kit (lib.sh, workloads, peers/seed-node); it is not part of this repository}
 source "$BENCH/lib.sh"
 SECS=${1:-8}; shift || true
 BATCHES=${*:-1}

@@ -8,7 +8,7 @@
 # usage: scripts/bench-durability.sh [SECONDS] [BODIES]   (BODIES of 1000 readings from regular-b1000; default 10 s, 10000 = 10M readings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH=${BENCH:-../shared/bench}
+BENCH=${BENCH:?set BENCH to the folder of the outside comparison kit (lib.sh, workloads, peers/seed-node); it is not part of this repository}
 source "$BENCH/lib.sh"
 SECS=${1:-10}; BODIES=${2:-10000}
 DATA=${BENCH_DATA:-/tmp/device-readings-bench/data}

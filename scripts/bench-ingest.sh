@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side ingest benchmark: this server (release build) and the prototype's design
-# (../shared/bench/peers/seed-node), same workload, alternating in one run, ROUNDS rounds each;
+# (peers/seed-node in the outside kit named by BENCH), same workload, alternating in one run, ROUNDS rounds each;
 # prints every run and then the medians and the ratio.
 # usage: scripts/bench-ingest.sh [WORKLOAD] [SECONDS] [BATCH...]   e.g. ROUNDS=3 scripts/bench-ingest.sh regular 10 1 100 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH=${BENCH:-../shared/bench}
+BENCH=${BENCH:?set BENCH to the folder of the outside comparison kit (lib.sh, workloads, peers/seed-node); it is not part of this repository}
 source "$BENCH/lib.sh"
 WORKLOAD=${1:-regular}; SECS=${2:-10}; shift 2 || true
 BATCHES=${*:-1 100 1000}

@@ -10,8 +10,7 @@ if [ -z "${POSTGRES_TEST_URL:-}" ]; then exec scripts/with-postgres.sh "$0" "$@"
 DEVICES=${1:-200}; PER=${2:-5000}
 [ -x .build/release/device-readings ] || swift build -c release
 BIN=.build/release/device-readings
-source ../shared/bench/lib.sh
-start() { $BIN serve --port "$1" --postgres-url "$POSTGRES_TEST_URL" --log-level warning > /dev/null 2>&1 & pids+=($!); wait_port "$1"; until curl -sf "http://127.0.0.1:$1/ready" > /dev/null; do sleep 0.1; done; }
+start() { $BIN serve --port "$1" --postgres-url "$POSTGRES_TEST_URL" --log-level warning > /dev/null 2>&1 & pids+=($!); until curl -sf "http://127.0.0.1:$1/ready" > /dev/null; do sleep 0.1; done; }
 rate() { python3 -c 'import json,sys; d=[json.loads(l) for l in sys.stdin if l.startswith("{")][-1]; assert d["verified"], "verification failed"; print(d["readings_per_second"])'; }
 pids=()
 p1=$((18100 + RANDOM % 400)); p2=$((18600 + RANDOM % 400))

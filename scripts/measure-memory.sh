@@ -4,7 +4,7 @@
 # usage: scripts/measure-memory.sh [DATASET] [BODIES]   e.g. scripts/measure-memory.sh mem-5k-b1000 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH=${BENCH:-../shared/bench}
+BENCH=${BENCH:?set BENCH to the folder of the outside comparison kit (lib.sh, workloads, peers/seed-node); it is not part of this repository}
 source "$BENCH/lib.sh"
 DATASET=${1:-mem-5k-b1000}; BODIES=${2:-1000}
 DATA=${BENCH_DATA:-/tmp/device-readings-bench/data}
