@@ -127,9 +127,6 @@ struct DeviceSeries {
     /// Number of sealed blocks (for tests and statistics).
     var blockCount: Int { chunks.reduce(0) { $0 + $1.blocks.count } }
 
-    /// Number of late readings waiting in chunks to be merged into blocks (for tests).
-    var pendingCount: Int { chunks.reduce(0) { $0 + $1.pending.count } }
-
     // MARK: Inserting
 
     /// Decides each reading in order, storing the new ones. `scratch` is the caller's reusable
