@@ -5,30 +5,25 @@ import Synchronization
 import Glibc
 #endif
 
-/// An exclusive lock on a data directory (`flock` on `DIR/LOCK`), held for the process's life, so
-/// that two servers never write one journal. The kernel releases it when the process dies, even
-/// by `kill -9`.
+/// An exclusive lock on a data directory (`flock` on `DIR/LOCK` through the ``FileSystem``),
+/// held for the process's life, so that two servers never write one journal. The kernel releases
+/// it when the process dies, even by `kill -9`.
 final class DataDirectoryLock: Sendable {
-    /// The locked file's descriptor, or -1 once released.
-    private let fd: Mutex<Int32>
+    private let fileSystem: any FileSystem
+    /// The locked file's handle, or -1 once released.
+    private let handle: Mutex<Int32>
 
     /// Takes the lock or throws ``RecoveryError/locked(path:)`` at once.
-    init(directory: URL) throws {
-        let path = directory.appendingPathComponent("LOCK").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw RecoveryError.locked(path: path)
-        }
-        self.fd = Mutex(fd)
+    init(directory: URL, fileSystem: any FileSystem) throws {
+        self.fileSystem = fileSystem
+        self.handle = Mutex(try fileSystem.lock(directory.appendingPathComponent("LOCK").path))
     }
 
     /// Gives the lock up (idempotent): when the store that held it has stopped.
     func release() {
-        fd.withLock { fd in
-            if fd >= 0 { close(fd) }
-            fd = -1
+        handle.withLock { handle in
+            if handle >= 0 { fileSystem.unlock(handle) }
+            handle = -1
         }
     }
 

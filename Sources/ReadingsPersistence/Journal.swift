@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,12 +13,17 @@ import Glibc
 /// Appends only copy bytes into a pending buffer and return the journal position after them.
 /// The writer takes everything pending at once, writes it, makes it durable as the
 /// ``SyncPolicy`` says (one fsync for every request waiting at that moment), then releases the
-/// requests waiting for positions up to there. A write or fsync error fails every waiting request
-/// and refuses every later append: the owner then closes this journal, rebuilds its state from
-/// disk (so that nothing unacknowledged stays in memory) and opens a new one.
+/// requests waiting for positions up to there.
+///
+/// A write or fsync error fails every waiting request and refuses every later append. Before the
+/// waiting requests hear of it, the writer cuts the segment back to the end of the last records
+/// it acknowledged and syncs that, so that no record of a refused request is left on disk to be
+/// replayed later (a failed fsync says nothing about what reached the disk). The owner then
+/// closes this journal, rebuilds its state from disk and opens a new one. A new segment is only
+/// started once everything before it is acknowledged, so the cut never crosses segments.
 ///
 /// Locking: `condition` guards every property marked "guarded"; the writer thread alone touches
-/// the file descriptor and the segment counters.
+/// the file handle and the segment counters.
 public final class Journal: @unchecked Sendable {
     /// The folder holding the segments.
     public let directory: URL
@@ -25,6 +31,7 @@ public final class Journal: @unchecked Sendable {
     public let policy: SyncPolicy
     /// A segment that reaches this size is closed and a new one started.
     public let segmentLimit: Int
+    private let fileSystem: any FileSystem
     private let logger: Logger
     private let metrics: JournalMetrics
 
@@ -41,34 +48,37 @@ public final class Journal: @unchecked Sendable {
     private var rotations: [(position: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     /// Set after a write or fsync error; appends are refused from then on (guarded).
     private var failure: JournalError?
+    /// The same, readable without the lock (the store checks it on every call).
+    private let failed = Atomic<Bool>(false)
     private var stopping = false
     private var stopped = false
-    /// Syncs done and their total duration (guarded), for metrics.
-    private(set) var syncCount = 0
-    private(set) var syncSeconds = 0.0
 
-    /// Writer-owned: the open segment.
-    private var fd: Int32 = -1
+    /// Writer-owned: the open segment's handle (-1 when none is open).
+    private var handle: Int32 = -1
     /// Writer-owned: the open segment's number and size.
     private var segment: UInt64
     private var segmentSize = 0
+    /// Writer-owned: the size of the open segment up to the records acknowledged so far.
+    private var acknowledgedSize = 0
     private var lastSync = ContinuousClock.now
     private var unsyncedBytes = 0
 
     /// Bytes at the start of every segment: magic `DRJL` and the format version (u32 LE).
     static let segmentMagic: [UInt8] = Array("DRJL".utf8)
+    static let headerSize = 8
     /// The segment format this server writes; it reads this one and every older one.
     public static let formatVersion: UInt32 = 1
 
     /// Opens a new segment numbered `segment` in `directory` and starts the writer.
     public init(
         directory: URL, firstSegment segment: UInt64, policy: SyncPolicy, segmentLimit: Int = 64 << 20,
-        metrics: JournalMetrics = JournalMetrics(), logger: Logger
+        fileSystem: any FileSystem = PosixFileSystem(), metrics: JournalMetrics = JournalMetrics(), logger: Logger
     ) throws {
         self.metrics = metrics
         self.directory = directory
         self.policy = policy
         self.segmentLimit = segmentLimit
+        self.fileSystem = fileSystem
         self.logger = logger
         self.segment = segment
         try openSegment(segment)
@@ -107,9 +117,7 @@ public final class Journal: @unchecked Sendable {
 
     /// Whether appends are refused after a failure.
     public var hasFailed: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return failure != nil
+        failed.load(ordering: .acquiring)
     }
 
     /// Returns once everything up to `position` is durable under the policy; throws if the
@@ -128,6 +136,15 @@ public final class Journal: @unchecked Sendable {
                 condition.unlock()
             }
         }
+    }
+
+    /// The same, blocking the calling thread: for file work already on a thread of its own.
+    public func waitUntilDurableBlocking(_ position: UInt64) throws {
+        condition.lock()
+        defer { condition.unlock() }
+        while durable < position && failure == nil && !stopped { condition.wait() }
+        if let failure { throw failure }
+        if durable < position { throw JournalError.closed }
     }
 
     /// Starts a new segment after everything appended so far; returns its number. Every record
@@ -155,13 +172,6 @@ public final class Journal: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Syncs done so far and the seconds they took.
-    public var syncStatistics: (count: Int, seconds: Double) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (syncCount, syncSeconds)
-    }
-
     // MARK: The writer thread
 
     private func writerLoop() {
@@ -186,64 +196,113 @@ public final class Journal: @unchecked Sendable {
             }
             swap(&chunk, &pending)
             let end = appended
-            let requested = rotations
+            var requested = rotations[...]
             rotations.removeAll()
             condition.unlock()
 
             do {
                 let chunkStart = end - UInt64(chunk.count)
                 var written = 0
-                for rotation in requested {
+                // A rotation: everything before it acknowledged, then the new segment.
+                while let rotation = requested.first {
                     let upTo = Int(rotation.position - chunkStart)
                     if upTo > written { try write(chunk[written..<upTo]) }
                     written = max(written, upTo)
+                    try settle(upTo: chunkStart + UInt64(written))
                     try roll()
+                    requested.removeFirst()
+                    rotation.continuation.resume(returning: segment)
                 }
                 if written < chunk.count {
                     if segmentSize + (chunk.count - written) > segmentLimit && segmentSize > Journal.headerSize {
+                        try settle(upTo: chunkStart + UInt64(written))
                         try roll()
                     }
                     try write(chunk[written...])
                 }
-                if policy == .always && !chunk.isEmpty || intervalSyncDue() {
-                    try sync()
-                }
+                try settle(upTo: end)
                 chunk.removeAll(keepingCapacity: true)
-                condition.lock()
-                durable = end
-                let ready = waiters.prefix { $0.position <= end }
-                waiters.removeFirst(ready.count)
-                condition.unlock()
-                for waiter in ready { waiter.continuation.resume() }
-                for rotation in requested { rotation.continuation.resume(returning: segment) }
             } catch {
                 let journalError = error as? JournalError ?? .io(operation: "write", path: segmentPath(segment), errno: EIO)
                 logger.error("journal write failed; refusing writes until it recovers", metadata: ["error": "\(journalError)"])
                 chunk.removeAll(keepingCapacity: true)
+                cutBackToAcknowledged()
                 condition.lock()
                 failure = journalError
-                let failed = waiters
+                failed.store(true, ordering: .releasing)
+                condition.broadcast()
+                let failedWaiters = waiters
                 waiters.removeAll()
                 let failedRotations = rotations
                 rotations.removeAll()
                 condition.unlock()
-                for waiter in failed { waiter.continuation.resume(throwing: journalError) }
+                for waiter in failedWaiters { waiter.continuation.resume(throwing: journalError) }
                 for rotation in requested + failedRotations { rotation.continuation.resume(throwing: journalError) }
             }
         }
     }
 
+    /// Makes what is written durable as the policy says, then releases the requests waiting for
+    /// positions up to `position`.
+    private func settle(upTo position: UInt64) throws {
+        if policy == .always && unsyncedBytes > 0 || intervalSyncDue() {
+            try sync()
+        }
+        acknowledgedSize = segmentSize
+        condition.lock()
+        durable = max(durable, position)
+        let ready = waiters.prefix { $0.position <= position }
+        waiters.removeFirst(ready.count)
+        condition.broadcast()
+        condition.unlock()
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// After a failure, before anyone hears of it: cuts the open segment back to its acknowledged
+    /// records and syncs the cut. If even that fails, the records past that point stay until the
+    /// owner's rebuild cuts them (see ``unacknowledgedTail``).
+    private func cutBackToAcknowledged() {
+        guard handle >= 0, segmentSize > acknowledgedSize else { return }
+        let path = segmentPath(segment)
+        do {
+            try fileSystem.truncate(handle, to: acknowledgedSize, path: path)
+            try fileSystem.sync(handle, path: path)
+            segmentSize = acknowledgedSize
+            logger.notice("cut the journal back to its acknowledged records", metadata: ["journal.segment": "\(path)", "journal.size": "\(acknowledgedSize)"])
+        } catch {
+            logger.error("cannot cut the journal back yet; the rebuild will", metadata: ["error": "\(error)"])
+            condition.lock()
+            tail = (path, acknowledgedSize)
+            condition.unlock()
+        }
+    }
+
+    /// The segment and size up to which records were acknowledged, when the journal failed with
+    /// records written after them (guarded). The owner cuts there before replaying.
+    private var tail: (path: String, size: Int)?
+
+    /// After a failure: the segment path and the size to cut it to before replaying, so that no
+    /// refused record is replayed.
+    public var unacknowledgedTail: (path: String, size: Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        return tail
+    }
+
     /// Called by the writer when stopping: syncs and closes, then reports that it stopped.
     private func finish() {
-        if policy != .off { _ = fsync(fd) }
-        Glibc.close(fd)
+        if handle >= 0 {
+            if policy != .off && failure == nil { try? fileSystem.sync(handle, path: segmentPath(segment)) }
+            fileSystem.close(handle)
+            handle = -1
+        }
         condition.lock()
         stopped = true
-        let failed = waiters
+        let failedWaiters = waiters
         waiters.removeAll()
         condition.broadcast()
         condition.unlock()
-        for waiter in failed { waiter.continuation.resume(throwing: JournalError.closed) }
+        for waiter in failedWaiters { waiter.continuation.resume(throwing: JournalError.closed) }
     }
 
     private func intervalSyncDue() -> Bool {
@@ -251,52 +310,61 @@ public final class Journal: @unchecked Sendable {
         return ContinuousClock.now - lastSync >= every
     }
 
-    private static let headerSize = 8
-
     private func segmentPath(_ number: UInt64) -> String {
         directory.appendingPathComponent(Journal.segmentName(number)).path
     }
 
+    /// Creates segment `number` with its header, synced (and its directory entry) unless the
+    /// policy is `off`. On failure nothing is left behind: the file is closed and removed, so that
+    /// a full disk never leaves a header-less segment that a later one would follow.
     private func openSegment(_ number: UInt64) throws {
         let path = segmentPath(number)
-        let newFD = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard newFD >= 0 else { throw JournalError.io(operation: "create", path: path, errno: errno) }
-        fd = newFD
+        let newHandle = try fileSystem.open(path, .createNew)
+        handle = newHandle
         segment = number
         segmentSize = 0
-        var header = Journal.segmentMagic
-        header.appendLittleEndianUInt32(Journal.formatVersion)
-        try write(header[...])
-        if policy != .off {
-            try sync()
-            try Durability.syncDirectory(directory)
+        acknowledgedSize = 0
+        do {
+            var header = Journal.segmentMagic
+            header.appendLittleEndianUInt32(Journal.formatVersion)
+            try write(header[...])
+            if policy != .off {
+                try sync()
+                try fileSystem.syncDirectory(directory.path)
+            }
+            acknowledgedSize = segmentSize
+        } catch {
+            fileSystem.close(newHandle)
+            handle = -1
+            try? fileSystem.remove(path)
+            try? fileSystem.syncDirectory(directory.path)
+            throw error
         }
     }
 
+    /// Closes the open segment, synced whatever the policy (so that a segment is never torn once
+    /// a later one exists), and starts the next.
     private func roll() throws {
-        if policy != .off { try sync() }
-        Glibc.close(fd)
+        try sync()
+        fileSystem.close(handle)
+        handle = -1
         try openSegment(segment + 1)
     }
 
     private func write(_ bytes: ArraySlice<UInt8>) throws {
-        try bytes.withUnsafeBytes { try Durability.writeAll($0, to: fd, path: segmentPath(segment)) }
+        let path = segmentPath(segment)
+        try bytes.withUnsafeBytes { try fileSystem.writeAll(handle, $0, path: path) }
         segmentSize += bytes.count
         unsyncedBytes += bytes.count
     }
 
     private func sync() throws {
         let start = ContinuousClock.now
-        guard fdatasync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: segmentPath(segment), errno: errno) }
-        let elapsed = ContinuousClock.now - start
+        try fileSystem.sync(handle, path: segmentPath(segment))
         metrics.syncs?.increment()
-        metrics.syncDuration?.recordNanoseconds(Int64(elapsed.seconds * 1e9))
+        metrics.syncDuration?.recordNanoseconds((ContinuousClock.now - start).nanoseconds)
         lastSync = ContinuousClock.now
         unsyncedBytes = 0
-        condition.lock()
-        syncCount += 1
-        syncSeconds += elapsed.seconds
-        condition.unlock()
     }
 }
 
@@ -320,6 +388,11 @@ extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
+
+    /// The duration in whole nanoseconds.
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
 }
 
 extension String {
@@ -332,30 +405,6 @@ extension String {
 extension Array where Element == UInt8 {
     mutating func appendLittleEndianUInt32(_ value: UInt32) {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}
-
-/// File-system durability helpers.
-enum Durability {
-    /// Writes all of `bytes` to `fd` (retrying short writes and interruptions), or throws.
-    static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32, path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.io(operation: "write", path: path, errno: errno)
-            }
-            offset += n
-        }
-    }
-
-    /// fsyncs a directory, so that files created or renamed in it survive a power loss.
-    static func syncDirectory(_ directory: URL) throws {
-        let fd = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: directory.path, errno: errno) }
-        defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: directory.path, errno: errno) }
     }
 }
 

@@ -11,11 +11,24 @@ import Synchronization
 /// recovers, then takes snapshots as configured, and on graceful shutdown takes a last snapshot
 /// and closes the journal.
 ///
+/// What an answer means, under every `--sync` mode:
+/// - 202 (accepted): the reading is in the journal as the mode promises it: synced (`always`),
+///   written and synced within the interval (`interval`), written (`off`).
+/// - 409 (duplicate, conflict): the reading already stored is there in the same sense. The answer
+///   waits for the journal position of everything decided before it.
+/// - 503: nothing of the request is stored. A request's readings are decided in memory and
+///   appended to the journal under one lock hold; when the journal then fails, the writer cuts
+///   the journal back to the records it had acknowledged before anyone hears of the failure,
+///   every call answers 503 from that moment (reads too, so that nobody sees a refused reading),
+///   and the memory engine is rebuilt from the cut journal. A retry then gets 202.
+///
+/// A read can see a reading whose own request has not been answered yet (its sync is in flight);
+/// if that sync fails, the request gets 503 and the reading is gone after the rebuild.
+///
 /// While recovering, and after a journal write fails until the state has been rebuilt from disk,
-/// every call throws ``StorageError/unavailable(_:)`` and ``isReady()`` is false. Rebuilding from
-/// disk after a failure (rather than undoing changes in memory) guarantees that nothing that was
-/// not journaled survives in memory; it is retried every second, so the server recovers by itself
-/// once the disk has space again.
+/// every call throws ``StorageError/unavailable(_:)`` and ``isReady()`` is false. The rebuild is
+/// retried every second, so the server recovers by itself once the disk has space again. A
+/// failed snapshot is retried after 1 s, then 2, 4… up to a minute, and leaves no temporary file.
 public final class JournaledStore: ReadingStore, Service {
     /// The data directory.
     public let directory: URL
@@ -24,6 +37,7 @@ public final class JournaledStore: ReadingStore, Service {
     /// When to take snapshots.
     public let snapshotTrigger: SnapshotTrigger
     private let segmentLimit: Int
+    private let fileSystem: any FileSystem
     private let logger: Logger
     private let lock: DataDirectoryLock
     private let onRecoveryFailure: @Sendable (any Error) -> Void
@@ -37,6 +51,12 @@ public final class JournaledStore: ReadingStore, Service {
         var lastRecovery: Recovery.Result?
         var journalPositionAtSnapshot: UInt64 = 0
         var snapshotTime = ContinuousClock.now
+        /// After a failed snapshot: when to try again, and the wait after another failure.
+        var snapshotRetry: (at: ContinuousClock.Instant, backoff: Duration)?
+        /// After a failed rebuild: when to try again.
+        var rebuildRetryAt: ContinuousClock.Instant?
+        /// A segment to cut before replaying, when the failed journal could not cut it itself.
+        var unacknowledgedTail: (path: String, size: Int)?
     }
 
     /// Takes the data directory's lock (creating the directory if needed); recovery runs in
@@ -47,18 +67,19 @@ public final class JournaledStore: ReadingStore, Service {
     /// be starting at that moment, and cancelling a server that is starting can take long.
     public init(
         directory: URL, policy: SyncPolicy = .always, snapshotTrigger: SnapshotTrigger = .init(),
-        segmentLimit: Int = 64 << 20, metrics: JournalMetrics = JournalMetrics(), logger: Logger,
-        onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+        segmentLimit: Int = 64 << 20, fileSystem: any FileSystem = PosixFileSystem(), metrics: JournalMetrics = JournalMetrics(),
+        logger: Logger, onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) throws {
         self.metrics = metrics
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try fileSystem.createDirectory(directory.path)
         self.directory = directory
+        self.fileSystem = fileSystem
         self.policy = policy
         self.snapshotTrigger = snapshotTrigger
         self.segmentLimit = segmentLimit
         self.logger = logger
         self.onRecoveryFailure = onRecoveryFailure
-        self.lock = try DataDirectoryLock(directory: directory)
+        self.lock = try DataDirectoryLock(directory: directory, fileSystem: fileSystem)
     }
 
     // MARK: ReadingStore
@@ -66,6 +87,7 @@ public final class JournaledStore: ReadingStore, Service {
     private func open() throws -> (MemoryStore, Journal) {
         let (memory, journal) = state.withLock { ($0.memory, $0.journal) }
         guard let memory, let journal else { throw StorageError.unavailable("storage is recovering") }
+        guard !journal.hasFailed else { throw StorageError.unavailable("the journal cannot be written; rebuilding from disk") }
         return (memory, journal)
     }
 
@@ -125,11 +147,6 @@ public final class JournaledStore: ReadingStore, Service {
         try open().0.statistics()
     }
 
-    /// The journal's syncs and their total seconds, when open.
-    public func journalSyncs() -> (count: Int, seconds: Double)? {
-        state.withLock { $0.journal }?.syncStatistics
-    }
-
     /// What the last recovery did (for logs and tests).
     public var lastRecovery: Recovery.Result? {
         state.withLock { $0.lastRecovery }
@@ -149,30 +166,51 @@ public final class JournaledStore: ReadingStore, Service {
         }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(200))
-            let (journal, positionAtSnapshot, snapshotTime) = state.withLock { ($0.journal, $0.journalPositionAtSnapshot, $0.snapshotTime) }
-            guard let journal else { continue }
-            if journal.hasFailed {
-                await rebuildAfterFailure()
-            } else if snapshotTrigger.isDue(journalBytes: journal.position - positionAtSnapshot, since: snapshotTime) {
-                do {
-                    try await takeSnapshot()
-                } catch {
-                    logger.error("snapshot failed; will retry", metadata: ["error": "\(error)"])
-                }
-            }
+            await upkeep(now: ContinuousClock.now)
         }
         await stop()
     }
 
+    /// One round of upkeep (`run()` does one every 200 ms): after a journal failure, a rebuild
+    /// from disk (retried every second); otherwise a snapshot when one is due (retried with a
+    /// growing wait after a failure).
+    func upkeep(now: ContinuousClock.Instant) async {
+        let (journal, positionAtSnapshot, snapshotTime, snapshotRetry, rebuildRetryAt) = state.withLock {
+            ($0.journal, $0.journalPositionAtSnapshot, $0.snapshotTime, $0.snapshotRetry, $0.rebuildRetryAt)
+        }
+        if journal == nil || journal!.hasFailed {
+            guard rebuildRetryAt.map({ now >= $0 }) ?? true else { return }
+            do {
+                try await rebuild()
+                logger.notice("storage rebuilt from disk after a journal failure; accepting writes again")
+            } catch {
+                logger.error("cannot reopen storage yet; retrying in 1 s", metadata: ["error": "\(error)"])
+                state.withLock { $0.rebuildRetryAt = now + .seconds(1) }
+            }
+            return
+        }
+        guard let journal, snapshotRetry.map({ now >= $0.at }) ?? true,
+            snapshotTrigger.isDue(journalBytes: journal.position - positionAtSnapshot, since: snapshotTime)
+        else { return }
+        do {
+            try await takeSnapshot()
+            state.withLock { $0.snapshotRetry = nil }
+        } catch {
+            let backoff = min((snapshotRetry?.backoff ?? .milliseconds(500)) * 2, .seconds(60))
+            state.withLock { $0.snapshotRetry = (now + backoff, backoff) }
+            logger.error("snapshot failed", metadata: ["error": "\(error)", "snapshot.retry_seconds": "\(backoff.seconds)"])
+        }
+    }
+
     /// Recovers from disk and opens a new journal segment.
-    private func start() async throws {
-        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, metrics, logger] in
+    func start() async throws {
+        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, fileSystem, metrics, logger] in
             let start = ContinuousClock.now
             let memory = MemoryStore()
-            let result = try Recovery.recover(directory, into: memory, logger: logger)
+            let result = try Recovery.recover(directory, into: memory, fileSystem: fileSystem, logger: logger)
             let journal = try Journal(
                 directory: directory, firstSegment: result.nextSegment, policy: policy, segmentLimit: segmentLimit,
-                metrics: metrics, logger: logger)
+                fileSystem: fileSystem, metrics: metrics, logger: logger)
             let elapsed = ContinuousClock.now - start
             logger.info(
                 "recovered",
@@ -191,12 +229,13 @@ public final class JournaledStore: ReadingStore, Service {
             $0.lastRecovery = result
             $0.journalPositionAtSnapshot = 0
             $0.snapshotTime = ContinuousClock.now
+            $0.rebuildRetryAt = nil
         }
     }
 
-    /// After a journal failure: closes the journal, refuses requests, and rebuilds from disk,
-    /// retrying until it works.
-    private func rebuildAfterFailure() async {
+    /// After a journal failure: closes the failed journal (requests are refused from here on),
+    /// cuts what it could not, and rebuilds from disk. Throws if that cannot be done yet.
+    func rebuild() async throws {
         let journal = state.withLock { state in
             defer {
                 state.memory = nil
@@ -206,17 +245,13 @@ public final class JournaledStore: ReadingStore, Service {
         }
         if let journal {
             try? await onBlockingThread("journal-close") { journal.close() }
+            if let tail = journal.unacknowledgedTail { state.withLock { $0.unacknowledgedTail = tail } }
         }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                try await start()
-                logger.notice("storage rebuilt from disk after a journal failure; accepting writes again")
-                return
-            } catch {
-                logger.error("cannot reopen storage yet; retrying in 1 s", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
+        if let tail = state.withLock({ $0.unacknowledgedTail }) {
+            try await onBlockingThread("journal-cut") { [fileSystem] in try fileSystem.truncateDurably(tail.path, to: tail.size) }
+            state.withLock { $0.unacknowledgedTail = nil }
         }
+        try await start()
     }
 
     /// Starts a new journal segment, writes a snapshot covering every segment before it, then
@@ -225,15 +260,18 @@ public final class JournaledStore: ReadingStore, Service {
         let (memory, journal) = try open()
         let position = journal.position
         let segment = try await journal.rotate()
-        let written = try await onBlockingThread("snapshot") { [directory] in
-            try Snapshot.write(memory, coveringBefore: segment, in: directory)
+        let written = try await onBlockingThread("snapshot") { [directory, fileSystem] in
+            try Snapshot.write(memory, coveringBefore: segment, in: directory, fileSystem: fileSystem) {
+                // Every reading serialised was appended before this position.
+                try journal.waitUntilDurableBlocking(journal.position)
+            }
         }
-        let listing = try Recovery.list(directory)
+        let listing = try Recovery.list(directory, fileSystem: fileSystem)
         for old in listing.segments where old.number < segment {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(old.name))
+            try? fileSystem.remove(directory.appendingPathComponent(old.name).path)
         }
         for old in listing.snapshots where old.segment < segment {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(old.name))
+            try? fileSystem.remove(directory.appendingPathComponent(old.name).path)
         }
         state.withLock {
             $0.journalPositionAtSnapshot = position

@@ -10,11 +10,19 @@ import Glibc
 /// Rebuilding the memory engine from a data directory: the newest snapshot, then every journal
 /// segment after it, in order.
 ///
-/// A torn tail (the last segment ends inside a record, or in a record that fails its checksum
-/// with nothing but zeros after its header: a crash mid-append) is cut off at the
-/// last whole record, with a log line saying how many bytes went. Any other damage (a corrupt
-/// snapshot, a bad record followed by good data, a bad record in an older segment) stops the
-/// start with the file and offset: never a silent loss.
+/// - A bad last record of the last segment (it ends inside the file's end, fails its checksum,
+///   or is followed by garbage) is what a crash or a power loss leaves under every `--sync` mode:
+///   the segment is cut at the last whole record, and a warning says how many bytes went from
+///   which file and offset. Nothing cut was acknowledged under `--sync always` (a record is
+///   acknowledged only once synced, and a synced record is never followed by a torn one).
+/// - A segment shorter than its header (a crash, or a full disk, while creating it) holds no
+///   record and is removed wherever it is.
+/// - Any other damage (a corrupt snapshot, a bad record in a segment that is not the last) stops
+///   the start with the file and offset: never a silent loss.
+///
+/// Everything replayed is synced before the store serves: a reading that a crashed process had
+/// written but not synced is replayed, so a retrying client hears 409 for it, and that answer
+/// must survive a power loss that follows.
 public enum Recovery {
     /// What recovery found and did.
     public struct Result: Sendable {
@@ -24,13 +32,10 @@ public enum Recovery {
         public var snapshot: String?
         /// Readings loaded from the snapshot.
         public var snapshotReadings = 0
-        /// Records and readings replayed from the journal.
-        public var replayedRecords = 0
+        /// Readings replayed from the journal.
         public var replayedReadings = 0
         /// Bytes cut from a torn tail.
         public var truncatedBytes = 0
-        /// Journal bytes replayed.
-        public var journalBytes = 0
     }
 
     /// Files of a data directory, by kind.
@@ -40,9 +45,9 @@ public enum Recovery {
         var temporary: [String] = []
     }
 
-    static func list(_ directory: URL) throws -> Listing {
+    static func list(_ directory: URL, fileSystem: any FileSystem) throws -> Listing {
         var listing = Listing()
-        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+        for name in try fileSystem.contentsOfDirectory(directory.path) {
             if name.hasSuffix(".tmp") {
                 listing.temporary.append(name)
             } else if name.hasPrefix("snapshot-"), name.hasSuffix(".snap"), let n = UInt64(name.dropFirst(9).dropLast(5)) {
@@ -57,40 +62,52 @@ public enum Recovery {
     }
 
     /// Loads `directory` into `store`.
-    public static func recover(_ directory: URL, into store: MemoryStore, logger: Logger) throws -> Result {
-        let listing = try list(directory)
+    public static func recover(
+        _ directory: URL, into store: MemoryStore, fileSystem: any FileSystem = PosixFileSystem(), logger: Logger
+    ) throws -> Result {
+        let listing = try list(directory, fileSystem: fileSystem)
+        var removed = false
         for name in listing.temporary {
-            // An unfinished snapshot from a crash: never renamed into place, so never relied on.
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            // An unfinished snapshot: never renamed into place, so never relied on.
+            try? fileSystem.remove(directory.appendingPathComponent(name).path)
+            removed = true
         }
         var result = Result(nextSegment: 0)
         var replayFrom: UInt64 = 0
         if let newest = listing.snapshots.last {
             let path = directory.appendingPathComponent(newest.name).path
-            let loaded = try Snapshot.load(path, into: store)
+            let loaded = try Snapshot.load(path, into: store, fileSystem: fileSystem)
             replayFrom = loaded.nextSegment
             result.snapshot = path
             result.snapshotReadings = loaded.readings
         }
-        let segments = listing.segments.filter { $0.number >= replayFrom }
-        for (k, segment) in segments.enumerated() {
+        var segments: [(path: String, data: [UInt8])] = []
+        for segment in listing.segments where segment.number >= replayFrom {
             let path = directory.appendingPathComponent(segment.name).path
-            try replay(path, isLast: k == segments.count - 1, into: store, result: &result, logger: logger)
+            let data = try fileSystem.read(path)
+            if data.count < Journal.headerSize {
+                try fileSystem.remove(path)
+                removed = true
+                logger.warning("removed a journal segment shorter than its header (a crash or a full disk while creating it)", metadata: ["journal.segment": "\(path)"])
+            } else {
+                segments.append((path, data))
+            }
         }
+        for (k, segment) in segments.enumerated() {
+            try replay(segment.data, of: segment.path, isLast: k == segments.count - 1, into: store, fileSystem: fileSystem, result: &result, logger: logger)
+        }
+        if removed { try fileSystem.syncDirectory(directory.path) }
         result.nextSegment = max(replayFrom, (listing.segments.last?.number).map { $0 + 1 } ?? 0)
         return result
     }
 
-    static func replay(_ path: String, isLast: Bool, into store: MemoryStore, result: inout Result, logger: Logger) throws {
-        let data = try FileContents.read(path)
-        let cut: Int? = try data.withUnsafeBufferPointer { bytes in
+    static func replay(
+        _ data: [UInt8], of path: String, isLast: Bool, into store: MemoryStore, fileSystem: any FileSystem, result: inout Result,
+        logger: Logger
+    ) throws {
+        let cut: (offset: Int, reason: String)? = try data.withUnsafeBufferPointer { bytes in
             func corrupt(_ offset: Int, _ reason: String) -> RecoveryError {
                 .corrupt(path: path, offset: offset, reason: reason)
-            }
-            if bytes.count < 8 {
-                // A crash while creating the segment: nothing in it was ever acknowledged.
-                if isLast { return 0 }
-                throw corrupt(0, "segment shorter than its header")
             }
             var header = LittleEndianReader(bytes: bytes, position: 4)
             guard Array(bytes[0..<4]) == Journal.segmentMagic, let version = header.read(UInt32.self) else {
@@ -99,7 +116,7 @@ public enum Recovery {
             guard version >= 1 && version <= Journal.formatVersion else {
                 throw corrupt(4, "journal format version \(version) is newer than this server reads (\(Journal.formatVersion))")
             }
-            var offset = 8
+            var offset = Journal.headerSize
             while offset < bytes.count {
                 switch RecordFrame.read(bytes, at: offset) {
                 case .record(let payload, let next):
@@ -107,17 +124,14 @@ public enum Recovery {
                         throw corrupt(offset, "record checksum is right but its contents are not a readings record")
                     }
                     _ = store.ingestNow(readings, for: device)
-                    result.replayedRecords += 1
                     result.replayedReadings += readings.count
                     offset = next
                 case .truncated where isLast:
-                    return offset
+                    return (offset, "the last record is incomplete")
                 case .corrupt(let reason) where isLast:
-                    // Torn only if nothing but zeros follows the record's start or its header: a
-                    // crash mid-write can leave a file extended with zeros.
                     let afterHeader = min(offset + RecordFrame.headerSize, bytes.count)
-                    if bytes[afterHeader...].allSatisfy({ $0 == 0 }) { return offset }
-                    throw corrupt(offset, reason + ", with data after it")
+                    let garbage = bytes[afterHeader...].contains { $0 != 0 }
+                    return (offset, reason + (garbage ? ", followed by other data" : ", followed by zeros"))
                 case .truncated:
                     throw corrupt(offset, "segment ends inside a record, but it is not the last segment")
                 case .corrupt(let reason):
@@ -126,14 +140,18 @@ public enum Recovery {
             }
             return nil
         }
-        result.journalBytes += cut ?? data.count
         if let cut {
-            let dropped = data.count - cut
-            guard truncate(path, off_t(cut)) == 0 else { throw JournalError.io(operation: "truncate", path: path, errno: errno) }
+            let dropped = data.count - cut.offset
+            try fileSystem.truncateDurably(path, to: cut.offset)
             result.truncatedBytes += dropped
             logger.warning(
-                "journal had a torn tail (a crash during a write); cut it off",
-                metadata: ["journal.segment": "\(path)", "journal.offset": "\(cut)", "journal.dropped_bytes": "\(dropped)"])
+                "journal had a torn tail (a crash or power loss during a write); cut it off",
+                metadata: [
+                    "journal.segment": "\(path)", "journal.offset": "\(cut.offset)", "journal.dropped_bytes": "\(dropped)",
+                    "journal.reason": "\(cut.reason)",
+                ])
+        } else {
+            try fileSystem.syncFile(path)
         }
     }
 }

@@ -2,10 +2,6 @@ import Foundation
 import ReadingsDomain
 import ReadingsStorage
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Snapshot files: the memory engine's whole state in its compact block format, checksummed,
 /// named after the first journal segment they do not cover (`snapshot-<segment>.snap`).
 ///
@@ -43,14 +39,23 @@ public enum Snapshot {
     }
 
     /// Writes `store`'s state as the snapshot covering segments before `segment`: to a temporary
-    /// file, fsynced, renamed into place, then the directory fsynced.
-    public static func write(_ store: MemoryStore, coveringBefore segment: UInt64, in directory: URL) throws -> Written {
+    /// file, fsynced, then (once `beforePublishing` returns) renamed into place and the directory
+    /// fsynced. On failure the temporary file is removed, so that a full disk gets its space back
+    /// at once. The journaled store waits there until everything the snapshot holds is
+    /// acknowledged in the journal, so that a snapshot never holds a reading whose request failed.
+    public static func write(
+        _ store: MemoryStore, coveringBefore segment: UInt64, in directory: URL, fileSystem: any FileSystem = PosixFileSystem(),
+        beforePublishing: () throws -> Void = {}
+    ) throws -> Written {
         let final = directory.appendingPathComponent(fileName(coveringBefore: segment)).path
         let temporary = final + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.io(operation: "create", path: temporary, errno: errno) }
+        let handle = try fileSystem.open(temporary, .replace)
         var closed = false
-        defer { if !closed { close(fd) } }
+        var renamed = false
+        defer {
+            if !closed { fileSystem.close(handle) }
+            if !renamed { try? fileSystem.remove(temporary) }
+        }
         var buffer: [UInt8] = magic
         buffer.appendLittleEndianUInt32(formatVersion)
         buffer.appendLittleEndian(segment)
@@ -59,7 +64,7 @@ public enum Snapshot {
         var bytes = 0
         func flush(force: Bool) throws {
             guard force || buffer.count >= 4 << 20 else { return }
-            try buffer.withUnsafeBytes { try Durability.writeAll($0, to: fd, path: temporary) }
+            try buffer.withUnsafeBytes { try fileSystem.writeAll(handle, $0, path: temporary) }
             bytes += buffer.count
             buffer.removeAll(keepingCapacity: true)
         }
@@ -87,18 +92,22 @@ public enum Snapshot {
             out.appendLittleEndian(UInt64(readings))
         }
         try flush(force: true)
-        guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: temporary, errno: errno) }
-        close(fd)
+        try fileSystem.sync(handle, path: temporary)
+        fileSystem.close(handle)
         closed = true
-        guard rename(temporary, final) == 0 else { throw JournalError.io(operation: "rename", path: temporary, errno: errno) }
-        try Durability.syncDirectory(directory)
+        try beforePublishing()
+        try fileSystem.rename(temporary, to: final)
+        renamed = true
+        try fileSystem.syncDirectory(directory.path)
         return Written(path: final, devices: devices, readings: readings, bytes: bytes)
     }
 
     /// Loads a snapshot into `store`; returns the first segment to replay and the number of
     /// readings loaded. Throws ``RecoveryError/corrupt(path:offset:reason:)`` for any damage.
-    public static func load(_ path: String, into store: MemoryStore) throws -> (nextSegment: UInt64, readings: Int) {
-        let data = try FileContents.read(path)
+    public static func load(
+        _ path: String, into store: MemoryStore, fileSystem: any FileSystem = PosixFileSystem()
+    ) throws -> (nextSegment: UInt64, readings: Int) {
+        let data = try fileSystem.read(path)
         return try data.withUnsafeBufferPointer { bytes in
             func corrupt(_ offset: Int, _ reason: String) -> RecoveryError {
                 .corrupt(path: path, offset: offset, reason: reason)
@@ -175,29 +184,5 @@ public enum Snapshot {
                 }
             }
         }
-    }
-}
-
-/// Reading whole files with plain read(2).
-enum FileContents {
-    static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw JournalError.io(operation: "stat", path: path, errno: errno) }
-        var data = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.io(operation: "read", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            offset += n
-        }
-        if offset < data.count { data.removeSubrange(offset...) }
-        return data
     }
 }
