@@ -282,6 +282,20 @@ public final class JournaledStore: ReadingStore, Service {
             metadata: ["snapshot.path": "\(written.path)", "snapshot.readings": "\(written.readings)", "snapshot.bytes": "\(written.bytes)"])
     }
 
+    /// What `kill -9` leaves, for tests that stop a store without stopping the process: the
+    /// journal closed where it stands (no snapshot) and the directory unlocked.
+    func abandon() async {
+        let journal = state.withLock { state in
+            defer {
+                state.journal = nil
+                state.memory = nil
+            }
+            return state.journal
+        }
+        if let journal { try? await onBlockingThread("journal-close") { journal.close() } }
+        lock.release()
+    }
+
     /// Takes a last snapshot and closes the journal.
     private func stop() async {
         do {
