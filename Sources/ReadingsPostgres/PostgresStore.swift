@@ -19,14 +19,30 @@ import Synchronization
 /// `text COLLATE "C"` (byte order, no normalisation). See `docs/postgres.md`.
 ///
 /// Run it as a `Service`: `run()` runs the connection pool, migrates the schema (under an
-/// advisory lock, idempotently) and then checks the database every second for `/ready`.
+/// advisory lock, idempotently) and then checks the database every quarter second for `/ready`.
+///
+/// A database that stops answering (stopped processes, a silent network) must not hold requests:
+/// every call has a deadline that answers the caller when it passes, without waiting for the
+/// database, and closes the connection the call was using (see ``withDeadline(_:onExpiry:_:)``).
+/// The server gives up too: each session has a `statement_timeout` and a `lock_timeout` just under
+/// the deadline, and an `idle_in_transaction_session_timeout` that ends the session of an instance
+/// frozen mid-transaction, releasing the device's row lock that others wait for.
 public final class PostgresStore: ReadingStore, Service {
     private let client: PostgresClient
+    /// For migrations, which run on a connection of their own: it fails at once with the reason
+    /// (a refused TLS certificate, a wrong password), where a pool would keep retrying quietly.
+    private let migrationConfiguration: PostgresConnection.Configuration
     private let logger: Logger
+    /// The URL with its password replaced by `***`, for messages.
+    private let redactedURL: String
     private let schema: String?
     private let timeout: Duration
     private let ready = Mutex(false)
     private let metrics: PostgresMetrics?
+    /// The readiness check's own deadline, and the pause between checks: together they bound how
+    /// long `/ready` keeps saying yes after the database stopped answering (1.25 s).
+    private static let readinessTimeout = Duration.seconds(1)
+    private static let readinessInterval = Duration.milliseconds(250)
 
     /// Pool figures: connections allowed, calls waiting for or holding a connection, their
     /// duration, and the calls that failed (answered 503).
@@ -43,31 +59,59 @@ public final class PostgresStore: ReadingStore, Service {
         }
     }
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`) with at most
-    /// `poolSize` connections. `schema` (created if missing) holds the tables instead of the
-    /// default one: tests use one schema each. A call that has no answer after `timeout` (the
-    /// database is down or unreachable) fails with ``StorageError/unavailable(_:)``.
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=…&sslrootcert=…`,
+    /// see ``PostgresURL``) with at most `poolSize` connections. `schema` (created if missing)
+    /// holds the tables instead of the default one: tests use one schema each. A call that has no
+    /// answer after `timeout` (the database is down, stopped or unreachable) fails with
+    /// ``StorageError/unavailable(_:)`` when `timeout` has passed.
     public init(
         url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5),
         metrics: (any MetricsFactory)? = nil, logger: Logger
     ) throws {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-            let host = components.host
-        else { throw PostgresStoreError.invalidURL(url) }
-        var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
-            password: components.password, database: String(components.path.dropFirst()).nilIfEmpty, tls: .disable)
-        configuration.options.maximumConnections = poolSize
-        configuration.options.connectTimeout = .seconds(3)
+        let location = try PostgresURL(url)
+        let poolTLS: PostgresClient.Configuration.TLS
+        let connectionTLS: PostgresConnection.Configuration.TLS
+        if let tls = try location.tlsConfiguration() {
+            let context = try NIOSSLContext(configuration: tls)
+            poolTLS = location.requiresTLS ? .require(tls) : .prefer(tls)
+            connectionTLS = location.requiresTLS ? .require(context) : .prefer(context)
+        } else {
+            poolTLS = .disable
+            connectionTLS = .disable
+        }
+        // Startup parameters are session settings that cost no round trip. A lock wait ends a
+        // little before the statement, so that the log tells a held row lock from a slow query;
+        // both end before the deadline, so the server stops working on a call nobody awaits.
+        let milliseconds = { (fraction: Double) in "\(Int(timeout / .milliseconds(1) * fraction))" }
+        var parameters = [
+            ("statement_timeout", milliseconds(0.9)),
+            ("lock_timeout", milliseconds(0.8)),
+            ("idle_in_transaction_session_timeout", milliseconds(1)),
+        ]
         if let schema {
             guard schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-                throw PostgresStoreError.invalidURL("schema name \(schema)")
+                throw PostgresStoreError.invalidSchema(schema)
             }
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+            parameters.append(("search_path", schema))
         }
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username,
+            password: location.password, database: location.database, tls: poolTLS)
+        configuration.options.maximumConnections = poolSize
+        configuration.options.connectTimeout = .seconds(3)
+        configuration.options.additionalStartupParameters = parameters
+        migrationConfiguration = {
+            var configuration = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.username,
+                password: location.password, database: location.database, tls: connectionTLS)
+            configuration.options.connectTimeout = .seconds(3)
+            configuration.options.additionalStartupParameters = parameters
+            return configuration
+        }()
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.metrics = metrics.map { PostgresMetrics(factory: $0, poolSize: poolSize) }
         self.logger = logger
+        self.redactedURL = PostgresURL.redacting(url)
         self.schema = schema
         self.timeout = timeout
     }
@@ -82,26 +126,45 @@ public final class PostgresStore: ReadingStore, Service {
                     try await migrate()
                     break
                 } catch {
-                    logger.error("cannot migrate the schema yet; retrying in 1 s", metadata: ["error": "\(String(reflecting: error))"])
+                    logger.error(
+                        "cannot connect to the database or migrate the schema yet; retrying in 1 s",
+                        metadata: ["database": "\(redactedURL)", "error": "\(String(reflecting: error))"])
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let reachable = (try? await withDeadline(.seconds(1)) { [client, logger] in
-                    try await client.query("SELECT 1", logger: logger)
+                let reachable = (try? await withConnection(timeout: PostgresStore.readinessTimeout) { [logger] connection in
+                    try await connection.query("SELECT 1", logger: logger)
                     return true
                 }) ?? false
                 ready.withLock { $0 = reachable }
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: PostgresStore.readinessInterval)
             }
             group.cancelAll()
         }
     }
 
     /// Creates or upgrades the schema to the newest version, once, whatever the number of
-    /// instances starting at the same moment.
+    /// instances starting at the same moment. A migration may take long (an index on a large
+    /// table) and may wait for another instance's, so the session's statement and lock timeouts
+    /// are lifted for its transaction; an instance frozen while holding the lock is still ended by
+    /// the idle-in-transaction timeout.
     func migrate() async throws {
-        try await client.withTransaction(logger: logger) { connection in
+        let connection = try await PostgresConnection.connect(configuration: migrationConfiguration, id: 0, logger: logger)
+        do {
+            try await migrate(on: connection)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        ready.withLock { $0 = true }
+    }
+
+    private func migrate(on connection: PostgresConnection) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
+            try await connection.query("SET LOCAL lock_timeout = 0", logger: logger)
             try await connection.query("SELECT pg_advisory_xact_lock(7301283417)", logger: logger)
             if let schema {
                 try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
@@ -121,7 +184,6 @@ public final class PostgresStore: ReadingStore, Service {
                 logger.info("schema migrated", metadata: ["schema.version": "\(migration.version)"])
             }
         }
-        ready.withLock { $0 = true }
     }
 
     // MARK: ReadingStore
@@ -129,8 +191,8 @@ public final class PostgresStore: ReadingStore, Service {
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         let id = device.string
-        return try await unavailableOnFailure { [client, logger] in
-            try await client.withTransaction(logger: logger) { connection in
+        return try await unavailableOnFailure { [logger] connection in
+            try await connection.withTransaction(logger: logger) { connection in
                 try await connection.query(
                     "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
                     logger: logger)
@@ -181,9 +243,9 @@ public final class PostgresStore: ReadingStore, Service {
 
     public func summary(of device: DeviceID) async throws -> DeviceSummary? {
         let id = device.string
-        return try await unavailableOnFailure { [client, logger] in
+        return try await unavailableOnFailure { [logger] connection in
             var summary: DeviceSummary?
-            for try await (latest, cumulative, count) in try await client.query(
+            for try await (latest, cumulative, count) in try await connection.query(
                 "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) AND readings > 0", logger: logger
             ).decode((Int64, Int64, Int64).self) {
                 summary = DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))
@@ -197,11 +259,11 @@ public final class PostgresStore: ReadingStore, Service {
         let from = range.from?.nanoseconds ?? Int64.min
         let to = range.to?.nanoseconds
         let take = range.isEmpty ? 0 : limit + 1
-        return try await unavailableOnFailure { [client, logger] in
+        return try await unavailableOnFailure { [logger] connection in
             // One statement, one snapshot: the summary and the page describe the same moment.
             var summary: DeviceSummary?
             var page: [Reading] = []
-            for try await (latest, cumulative, count, instant, value) in try await client.query(
+            for try await (latest, cumulative, count, instant, value) in try await connection.query(
                 """
                 SELECT d.latest, d.cumulative, d.readings, r.instant, r.count FROM devices d
                 LEFT JOIN LATERAL (
@@ -231,12 +293,12 @@ public final class PostgresStore: ReadingStore, Service {
         // `instant - origin` fits in bigint unless the grid spans more than 2^63 ns (steps of
         // centuries): then it is computed in numeric.
         let spanFits = !Int64(grid.count).multipliedReportingOverflow(by: step).overflow
-        return try await unavailableOnFailure { [client, logger] in
+        return try await unavailableOnFailure { [logger] connection in
             var found = false
             var totals = [BucketTotal](repeating: BucketTotal(), count: grid.count)
             let rows =
                 spanFits
-                ? try await client.query(
+                ? try await connection.query(
                     """
                     SELECT b.bucket, b.total, b.n FROM devices d
                     LEFT JOIN LATERAL (
@@ -245,7 +307,7 @@ public final class PostgresStore: ReadingStore, Service {
                     ) b ON true
                     WHERE d.device_id = \(id) AND d.readings > 0
                     """, logger: logger)
-                : try await client.query(
+                : try await connection.query(
                     """
                     SELECT b.bucket, b.total, b.n FROM devices d
                     LEFT JOIN LATERAL (
@@ -266,10 +328,10 @@ public final class PostgresStore: ReadingStore, Service {
         let after = after?.string ?? ""
         let lower = String(decoding: prefix, as: UTF8.self)
         let upper = PostgresStore.upperBound(ofPrefix: lower)
-        return try await unavailableOnFailure { [client, logger] in
+        return try await unavailableOnFailure { [logger] connection in
             // The primary key's index gives the order and the range; LIMIT stops the scan.
             var entries: [DeviceListEntry] = []
-            for try await (id, latest, cumulative, count) in try await client.query(
+            for try await (id, latest, cumulative, count) in try await connection.query(
                 """
                 SELECT device_id, latest, cumulative, readings FROM devices
                 WHERE device_id > \(after) AND device_id >= \(lower) AND (\(upper)::text IS NULL OR device_id < \(upper)::text)
@@ -309,9 +371,9 @@ public final class PostgresStore: ReadingStore, Service {
 
     /// Counted in the database (a scan of the device table); no readings are held in memory.
     public func statistics() async throws -> StoreStatistics {
-        try await unavailableOnFailure { [client, logger] in
+        try await unavailableOnFailure { [logger] connection in
             var statistics = StoreStatistics()
-            for try await (devices, readings) in try await client.query(
+            for try await (devices, readings) in try await connection.query(
                 "SELECT count(*), coalesce(sum(readings), 0)::bigint FROM devices WHERE readings > 0", logger: logger
             ).decode((Int64, Int64).self) {
                 statistics.devices = Int(devices)
@@ -325,10 +387,13 @@ public final class PostgresStore: ReadingStore, Service {
         ready.withLock { $0 }
     }
 
-    /// Turns database and connection failures, and calls without an answer within the timeout,
-    /// into ``StorageError/unavailable(_:)``: the transaction was rolled back or never committed
-    /// (or its commit was not confirmed), so nothing is acknowledged.
-    private func unavailableOnFailure<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// Runs `body` on a pooled connection, turning database and connection failures, and calls
+    /// without an answer within the timeout, into ``StorageError/unavailable(_:)``. A call that
+    /// failed acknowledges nothing; its transaction was rolled back or never committed, except
+    /// when the deadline passed while its `COMMIT` was on the way (docs/postgres.md).
+    private func unavailableOnFailure<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
         let start = ContinuousClock.now
         metrics?.inFlight.increment()
         defer {
@@ -336,9 +401,10 @@ public final class PostgresStore: ReadingStore, Service {
             metrics?.duration.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
         }
         do {
-            return try await withDeadline(timeout, body)
+            return try await withConnection(timeout: timeout, body)
         } catch let error as StorageError {
             metrics?.failures.increment()
+            logger.warning("no answer from the database within \(timeout)")
             throw error
         } catch {
             metrics?.failures.increment()
@@ -346,31 +412,149 @@ public final class PostgresStore: ReadingStore, Service {
             throw StorageError.unavailable("the database is unavailable")
         }
     }
-}
 
-/// Runs `body`, or throws ``StorageError/unavailable(_:)`` once `timeout` has passed (cancelling
-/// it): a database that has gone away must not hold requests forever.
-func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
+    /// Runs `body` on a pooled connection within `timeout`. When the deadline passes first, the
+    /// connection is closed: postgres-nio cannot cancel a query in flight, and closing ends it
+    /// (the server rolls back a transaction not yet committed once it reads the close) and frees
+    /// its place in the pool, instead of leaving both to a database that may never answer.
+    private func withConnection<T: Sendable>(
+        timeout: Duration, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let leased = LeasedConnection()
+        return try await withDeadline(timeout, onExpiry: { leased.close() }) { [client] in
+            try await client.withConnection { connection in
+                leased.hold(connection)
+                defer { leased.release() }
+                return try await body(connection)
+            }
         }
-        let first = try await group.next()!
-        group.cancelAll()
-        guard let value = first else { throw StorageError.unavailable("the database did not answer within \(timeout)") }
-        return value
     }
 }
 
-/// Errors configuring the PostgreSQL engine.
+/// The connection a call holds, if any, for its deadline to close. Closing and releasing are
+/// ordered by the lock, so a connection is closed only while its call still holds it, never once
+/// it is back in the pool serving another call.
+private final class LeasedConnection: Sendable {
+    private let connection = Mutex<PostgresConnection?>(nil)
+
+    func hold(_ leased: PostgresConnection) {
+        connection.withLock { $0 = leased }
+    }
+
+    func release() {
+        connection.withLock { $0 = nil }
+    }
+
+    func close() {
+        // The future only reports the close, which nothing waits for.
+        connection.withLock { _ = $0?.close() as EventLoopFuture<Void>? }
+    }
+}
+
+/// Runs `body` in a task of its own and returns its result, or throws
+/// ``StorageError/unavailable(_:)`` as soon as `timeout` has passed, whichever comes first. A
+/// task group would not do: it waits for its children, and a query to a database that stopped
+/// answering neither ends nor can be cancelled. Here the caller is resumed by the first of the two,
+/// and the other finds the race over. On expiry `body` is cancelled (which ends a wait for a pooled
+/// connection) and `onExpiry` runs (which closes a connection in use); `body` then ends on its own,
+/// unawaited. Cancelling the caller cancels `body`.
+func withDeadline<T: Sendable>(
+    _ timeout: Duration, onExpiry: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let race = DeadlineRace<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            race.start(continuation)
+            let work = Task {
+                do {
+                    race.finish(with: .success(try await body()))
+                } catch {
+                    race.finish(with: .failure(error))
+                }
+            }
+            let timer = Task {
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                if race.finish(with: .failure(StorageError.unavailable("the database did not answer within \(timeout)"))) {
+                    onExpiry()
+                }
+            }
+            race.track(work: work, timer: timer)
+        }
+    } onCancel: {
+        race.cancelWork()
+    }
+}
+
+/// The meeting point of ``withDeadline(_:onExpiry:_:)``'s work and timer: the first to finish
+/// resumes the caller and cancels the other.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        /// Set by `start`, taken by the first `finish`: nil afterwards means the race is over.
+        var continuation: CheckedContinuation<T, any Error>?
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var cancelled = false
+    }
+
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Keeps the two tasks for `finish` and `cancelWork`, or cancels them at once when the race
+    /// ended (or the caller was cancelled) before they were known.
+    func track(work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let (over, cancelled) = state.withLock { state in
+            state.work = work
+            state.timer = timer
+            return (state.continuation == nil, state.cancelled)
+        }
+        if over || cancelled { work.cancel() }
+        if over { timer.cancel() }
+    }
+
+    /// Resumes the caller with `result` and cancels both tasks, if the race is not over yet;
+    /// returns whether it was this call that ended it.
+    @discardableResult
+    func finish(with result: Result<T, any Error>) -> Bool {
+        let (continuation, work, timer) = state.withLock { state in
+            defer { state.continuation = nil }
+            return (state.continuation, state.work, state.timer)
+        }
+        guard let continuation else { return false }
+        work?.cancel()
+        timer?.cancel()
+        continuation.resume(with: result)
+        return true
+    }
+
+    func cancelWork() {
+        let work = state.withLock { state in
+            state.cancelled = true
+            return state.work
+        }
+        work?.cancel()
+    }
+}
+
+/// Errors configuring the PostgreSQL engine; each description is the message the operator sees.
+/// None holds a password: URLs are kept with theirs replaced by `***`.
 public enum PostgresStoreError: Error, CustomStringConvertible {
-    case invalidURL(String)
+    /// The URL, redacted, and what is wrong with it.
+    case invalidURL(String, reason: String)
+    /// The `sslrootcert` file and why its certificates could not be read.
+    case unreadableRootCertificate(String, reason: String)
+    case invalidSchema(String)
 
     public var description: String {
         switch self {
-        case .invalidURL(let url): "not a PostgreSQL URL (postgres://user:password@host:port/database): \(url)"
+        case .invalidURL(let url, let reason):
+            "invalid PostgreSQL URL '\(url)': \(reason)"
+        case .unreadableRootCertificate(let path, let reason):
+            "cannot use sslrootcert '\(path)': \(reason)"
+        case .invalidSchema(let schema):
+            "not a schema name (ASCII letters, digits and _): \(schema)"
         }
     }
 }
