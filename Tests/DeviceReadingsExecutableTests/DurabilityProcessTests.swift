@@ -147,14 +147,14 @@ import Testing
         let ids = ["garbage-a", "garbage-b"]
         let first = try ServerProcess(arguments: ["--data-dir", directory.path, "--sync", sync, "--snapshot-every", "off"])
         try await waitUntilReady(first)
-        try await ingestKnownSet(first, ids: ids, perDevice: 120)
+        try await ingestKnownSet(first, ids: ids, perDevice: 600)
         let before = try await bodies(first, ids: ids)
         _ = try await first.stop(signal: SIGKILL)
 
         let name = try #require(try files(in: directory, prefix: "journal-", suffix: ".log").last)
         let path = directory.appendingPathComponent(name)
         var bytes = [UInt8](try Data(contentsOf: path))
-        #expect(bytes.count > 2000)
+        #expect(bytes.count > 4000)
         for k in (bytes.count - 1000)..<bytes.count { bytes[k] = UInt8(truncatingIfNeeded: k &* 131 &+ 7) }
         bytes += (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 29 &+ 3) }
         try Data(bytes).write(to: path)
