@@ -50,7 +50,9 @@ func buildRouter(
                 openPaths: APIRoute.open(metricsAuth: configuration.metricsAuth)))
     }
     router.add(middleware: FallbackMiddleware(routes: APIRoute.all))
-    IngestController(store: store, configuration: configuration, metrics: metrics).register(on: router)
+    IngestController(
+        store: store, configuration: configuration, metrics: metrics, budget: InflightBudget(limit: configuration.maxInflightBytes)
+    ).register(on: router)
     DeviceController(store: store).register(on: router)
     OperationsController(store: store, metrics: metrics).register(on: router)
     StaticController().register(on: router)

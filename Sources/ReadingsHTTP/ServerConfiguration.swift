@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the HTTP layer needs to know, whatever the source (flags, environment, `.env`, tests).
 public struct ServerConfiguration: Sendable {
     /// Address to listen on.
@@ -25,6 +27,15 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections: Int? = 1024
     /// Largest request head (request line and headers) in bytes.
     public var maxHeaderSize = 16 * 1024
+    /// Memory that ingest requests in flight may hold at once (see `InflightBudget`); a request
+    /// that does not fit gets 503 before its body is read. Default: an eighth of physical memory,
+    /// at least 256 MiB.
+    public var maxInflightBytes = ServerConfiguration.defaultMaxInflightBytes
+
+    /// An eighth of physical memory, at least 256 MiB.
+    public static var defaultMaxInflightBytes: Int {
+        max(256 << 20, Int(clamping: ProcessInfo.processInfo.physicalMemory / 8))
+    }
 
     /// The contract's defaults: 127.0.0.1:3000, 16 MiB bodies, 100,000 readings per request.
     public init(

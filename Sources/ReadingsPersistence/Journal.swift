@@ -262,7 +262,8 @@ public final class Journal: @unchecked Sendable {
     /// records and syncs the cut. If even that fails, the records past that point stay until the
     /// owner's rebuild cuts them (see ``unacknowledgedTail``).
     private func cutBackToAcknowledged() {
-        guard handle >= 0, segmentSize > acknowledgedSize else { return }
+        // A short write may have left bytes that `segmentSize` does not count: cut whatever is there.
+        guard handle >= 0 else { return }
         let path = segmentPath(segment)
         do {
             try fileSystem.truncate(handle, to: acknowledgedSize, path: path)

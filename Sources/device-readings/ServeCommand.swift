@@ -43,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request head (request line and headers) in bytes [MAX_HEADER_SIZE] (default: 16384)")
     var maxHeaderSize: Int?
 
+    @Option(help: "Memory that ingest requests in flight may hold at once, in bytes; a request that does not fit gets 503 before its body is read [MAX_INFLIGHT_BYTES] (default: an eighth of physical memory, at least 268435456)")
+    var maxInflightBytes: Int?
+
     @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY on every route but /health, /ready, /metrics (see --metrics-auth), /openapi.json and the dashboard's files; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)")
     var apiKeys: [String] = []
 
@@ -107,6 +110,11 @@ struct ServeCommand: AsyncParsableCommand {
             try maxHeaderSize ?? settings.integer("MAX_HEADER_SIZE", in: 1024...(1 << 20)) ?? configuration.maxHeaderSize
         guard (1024...(1 << 20)).contains(configuration.maxHeaderSize) else {
             throw ValidationError("--max-header-size must be 1024...1048576")
+        }
+        configuration.maxInflightBytes =
+            try maxInflightBytes ?? settings.integer("MAX_INFLIGHT_BYTES", in: 1...(1 << 50)) ?? configuration.maxInflightBytes
+        guard (1...(1 << 50)).contains(configuration.maxInflightBytes) else {
+            throw ValidationError("--max-inflight-bytes must be 1...\(1 << 50)")
         }
         let levelName = logLevel ?? settings.value("LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: levelName.lowercased()) else {

@@ -36,6 +36,40 @@ import Testing
         return (false, ContinuousClock.now - start)
     }
 
+    /// With `--max-inflight-bytes`, a request that would pass the budget gets 503 with
+    /// Retry-After before its body is sent, and is served once the request holding the budget
+    /// is answered.
+    @Test func aRequestPastTheInflightBudgetGets503BeforeItsBodyIsRead() async throws {
+        let server = try ServerProcess(arguments: ["--max-inflight-bytes", "1000000"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let readings = (0..<8000).map { #"{"timestamp":"2024-01-01T00:00:00.\#(String(100_000 + $0).dropFirst())Z","count":1}"# }
+        let big = Array((#"{"id":"budget-a","readings":["# + readings.joined(separator: ",") + "]}").utf8)
+        #expect(big.count > 300_000 && big.count < 500_000)
+        // A: the head and the first bytes of a body of about 400 KB (a reservation of twice that).
+        let holder = try server.connect()
+        holder.send(Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(big.count)\r\n\r\n".utf8) + big.prefix(10))
+        #expect(try await server.request("GET", "/health").0 == 200)
+        // B: a head for 200 KB more, and no body: answered at once, from the head alone.
+        let small = Array(#"{"id":"budget-b","readings":[{"timestamp":"2024-01-01T00:00:00Z","count":1}]}"#.utf8)
+        let headB = "POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n"
+        var refused = ""
+        for _ in 0..<3 where refused.isEmpty {
+            let waiting = try server.connect()
+            waiting.send(Array(headB.utf8))
+            if Self.hasData(waiting, within: .seconds(2)) { refused = waiting.receiveResponse() }
+        }
+        #expect(refused.hasPrefix("HTTP/1.1 503"), "\(refused)")
+        #expect(refused.lowercased().contains("retry-after:"))
+        #expect(refused.contains(#""code":"UNAVAILABLE""#))
+        // A finishes and is answered; then B's body fits.
+        holder.send(Array(big.dropFirst(10)))
+        #expect(holder.receiveResponse().hasPrefix("HTTP/1.1 202"))
+        let (status, _) = try await server.request("POST", "/ingest", body: String(decoding: small, as: UTF8.self))
+        #expect(status == 202)
+        #expect(try await server.stop() == 0)
+    }
+
     @Test func aSlowDripClientIsCutOffWhileOthersAreServed() async throws {
         let server = try ServerProcess(arguments: ["--idle-timeout", "1"])
         defer { _ = try? server.process.terminate() }

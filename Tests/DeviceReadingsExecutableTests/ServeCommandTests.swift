@@ -17,14 +17,15 @@ import Testing
                             ("--api-key", "API_KEYS"), ("--read-api-key", "READ_API_KEYS"), ("--postgres-url", "POSTGRES_URL"),
                             ("--postgres-pool-size", "POSTGRES_POOL_SIZE"), ("--idle-timeout", "IDLE_TIMEOUT"),
                             ("--max-connections", "MAX_CONNECTIONS"), ("--max-header-size", "MAX_HEADER_SIZE"),
-                            ("--metrics-auth", "METRICS_AUTH"), ("--request-timeout", "REQUEST_TIMEOUT")] {
+                            ("--metrics-auth", "METRICS_AUTH"), ("--request-timeout", "REQUEST_TIMEOUT"),
+                            ("--max-inflight-bytes", "MAX_INFLIGHT_BYTES")] {
             #expect(serve.output.contains(flag), "\(flag)")
             #expect(serve.output.contains("[\(env)]"), "\(env)")
         }
         // Every option's text (up to the next option) names its environment variable and default.
         let options = serve.output.components(separatedBy: "OPTIONS:")[1]
             .components(separatedBy: "\n  -").dropFirst().filter { !$0.hasPrefix("h, --help") }
-        #expect(options.count == 18)
+        #expect(options.count == 19)
         for option in options {
             let text = option.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(text.contains("[") && text.contains("(default:"), "\(text)")

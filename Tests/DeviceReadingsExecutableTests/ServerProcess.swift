@@ -29,7 +29,7 @@ final class ServerProcess: @unchecked Sendable {
         process.executableURL = ServerProcess.executable
         process.arguments = ["serve"] + (arguments.contains("--port") || environment["PORT"] != nil ? [] : ["--port", "\(self.port)"]) + arguments
         var env = ProcessInfo.processInfo.environment
-        for key in ["HOST", "PORT", "MAX_BODY_SIZE", "MAX_READINGS", "LOG_LEVEL", "API_KEYS", "READ_API_KEYS", "DATA_DIR", "POSTGRES_URL", "IDLE_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEADER_SIZE", "METRICS_AUTH"] {
+        for key in ["HOST", "PORT", "MAX_BODY_SIZE", "MAX_READINGS", "LOG_LEVEL", "API_KEYS", "READ_API_KEYS", "DATA_DIR", "POSTGRES_URL", "IDLE_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEADER_SIZE", "METRICS_AUTH", "SYNC", "SYNC_INTERVAL", "SNAPSHOT_EVERY", "POSTGRES_POOL_SIZE", "MAX_INFLIGHT_BYTES"] {
             env[key] = nil
         }
         env.merge(environment) { $1 }

@@ -56,6 +56,8 @@ final class SimulatedDisk: FileSystem, @unchecked Sendable {
         var crashed = false
         /// The name of every operation counted, in order.
         var log: [String] = []
+        /// Operations of this name on paths with this suffix fail with this errno until cleared.
+        var persistentFailure: (operation: String, pathSuffix: String, errno: Int32)?
     }
 
     private let state: Mutex<State>
@@ -70,6 +72,14 @@ final class SimulatedDisk: FileSystem, @unchecked Sendable {
 
     /// Operations done so far.
     var operations: Int { state.withLock { $0.operations } }
+    /// Makes every `operation` on paths ending in `pathSuffix` fail with `code`, or (nil) stops it.
+    func failAlways(_ failure: (operation: String, pathSuffix: String, errno: Int32)?) {
+        state.withLock { $0.persistentFailure = failure }
+    }
+
+    /// The names of the files in the directory now.
+    var names: [String] { state.withLock { $0.names.keys.map { ($0 as NSString).lastPathComponent }.sorted() } }
+
     /// The names of the operations done so far, in order.
     var operationLog: [String] { state.withLock { $0.log } }
     /// Whether the process has stopped.
@@ -129,6 +139,9 @@ final class SimulatedDisk: FileSystem, @unchecked Sendable {
         if isWrite && state.failNextWrite {
             state.failNextWrite = false
             throw JournalError.io(operation: operation, path: path, errno: ENOSPC)
+        }
+        if let failure = state.persistentFailure, failure.operation == operation, path.hasSuffix(failure.pathSuffix) {
+            throw JournalError.io(operation: operation, path: path, errno: failure.errno)
         }
         state.log.append(operation)
         defer { state.operations += 1 }

@@ -9,6 +9,7 @@ struct IngestController<Store: ReadingStore>: Sendable {
     let store: Store
     let configuration: ServerConfiguration
     let metrics: ServiceMetrics
+    let budget: InflightBudget
 
     func register(on router: Router<some RequestContext>) {
         router.on(APIRoute.ingest.routerPath, method: APIRoute.ingest.method) { request, _ in
@@ -19,9 +20,15 @@ struct IngestController<Store: ReadingStore>: Sendable {
     func ingest(_ request: Request) async throws -> Response {
         let encoding = try RequestChecks.requireJSONBody(request.headers)
         let limit = configuration.maxBodySize
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit {
             throw RequestChecks.payloadTooLarge(limit)
         }
+        let reservation = 2 * (encoding == .gzip ? limit : declared ?? limit)
+        guard budget.reserve(reservation) else {
+            throw APIError.unavailable("requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)")
+        }
+        defer { budget.release(reservation) }
         var body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: limit)
