@@ -64,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --sync interval: fsync at most this often, e.g. 1s, 250ms [SYNC_INTERVAL] (default: 1s)")
     var syncInterval: String?
 
-    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database); many instances may share one database [POSTGRES_URL] (default: none)")
+    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database?sslmode=MODE&sslrootcert=FILE; sslmode: disable, prefer (default), require, verify-ca, verify-full); many instances may share one database [POSTGRES_URL] (default: none)")
     var postgresUrl: String?
 
     @Option(help: "Most connections to PostgreSQL [POSTGRES_POOL_SIZE] (default: 16)")
