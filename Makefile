@@ -17,7 +17,7 @@ release:
 ## Run every test (with a throwaway PostgreSQL cluster when PostgreSQL is installed).
 test:
 	$(SWIFT) build --build-tests
-	scripts/with-postgres.sh $(SWIFT) test --skip-build
+	scripts/with-postgres.sh scripts/with-deadline.sh $(SWIFT) test --skip-build
 
 ## Engine-only benchmarks (ordo-one/benchmark, built in release by its plugin); see
 ## Benchmarks/README.md. One benchmark, by regex: make bench FILTER='insert messy'.

@@ -104,7 +104,9 @@ public final class Journal: @unchecked Sendable {
         RecordFrame.append(to: &pending, encode)
         appended += UInt64(pending.count - before)
         metrics.appends?.increment()
-        condition.signal()
+        // Broadcast, not signal: a thread in `waitUntilDurableBlocking` waits on the same
+        // condition, and a signal that woke it instead of the writer would be lost.
+        condition.broadcast()
         return appended
     }
 
@@ -131,6 +133,9 @@ public final class Journal: @unchecked Sendable {
             } else if durable >= position {
                 condition.unlock()
                 continuation.resume()
+            } else if stopping || stopped {
+                condition.unlock()
+                continuation.resume(throwing: JournalError.closed)
             } else {
                 waiters.append((position, continuation))
                 condition.unlock()
@@ -157,8 +162,13 @@ public final class Journal: @unchecked Sendable {
                 continuation.resume(throwing: failure)
                 return
             }
+            if stopping || stopped {
+                condition.unlock()
+                continuation.resume(throwing: JournalError.closed)
+                return
+            }
             rotations.append((appended, continuation))
-            condition.signal()
+            condition.broadcast()
             condition.unlock()
         }
     }
@@ -167,7 +177,7 @@ public final class Journal: @unchecked Sendable {
     public func close() {
         condition.lock()
         stopping = true
-        condition.signal()
+        condition.broadcast()
         while !stopped { condition.wait() }
         condition.unlock()
     }
@@ -301,9 +311,12 @@ public final class Journal: @unchecked Sendable {
         stopped = true
         let failedWaiters = waiters
         waiters.removeAll()
+        let failedRotations = rotations
+        rotations.removeAll()
         condition.broadcast()
         condition.unlock()
         for waiter in failedWaiters { waiter.continuation.resume(throwing: JournalError.closed) }
+        for rotation in failedRotations { rotation.continuation.resume(throwing: JournalError.closed) }
     }
 
     private func intervalSyncDue() -> Bool {

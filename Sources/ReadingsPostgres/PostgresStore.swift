@@ -39,8 +39,9 @@ public final class PostgresStore: ReadingStore, Service {
     private let timeout: Duration
     private let ready = Mutex(false)
     private let metrics: PostgresMetrics?
-    /// The readiness check's own deadline, and the pause between checks: together they bound how
-    /// long `/ready` keeps saying yes after the database stopped answering (1.25 s).
+    /// How long a readiness probe may wait before `/ready` says no, and the pause between checks:
+    /// together they bound how long `/ready` keeps saying yes after the database stopped
+    /// answering (1.25 s).
     private static let readinessTimeout = Duration.seconds(1)
     private static let readinessInterval = Duration.milliseconds(250)
 
@@ -119,28 +120,55 @@ public final class PostgresStore: ReadingStore, Service {
     // MARK: Service
 
     public func run() async throws {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.client.run() }
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                do {
-                    try await migrate()
-                    break
-                } catch {
-                    logger.error(
-                        "cannot connect to the database or migrate the schema yet; retrying in 1 s",
-                        metadata: ["database": "\(redactedURL)", "error": "\(String(reflecting: error))"])
-                    try? await Task.sleep(for: .seconds(1))
+        // Migrations and the readiness probe run beside the pool rather than under it: their
+        // calls cannot be cancelled, and a database that stopped answering must not hold up the
+        // shutdown. `client.run()` returns on graceful shutdown, closing the pool's connections
+        // (which fails a probe still waiting); the migration's own connection is closed here.
+        let checks = Task { await migrateThenProbe() }
+        await client.run()
+        checks.cancel()
+        if let connection = migrationConnection.withLock({ $0 }) { try? await connection.close() }
+    }
+
+    /// The connection a migration runs on, while it runs: closed on shutdown.
+    private let migrationConnection = Mutex<PostgresConnection?>(nil)
+
+    /// Migrates (retrying every second until it can), then keeps `/ready` up to date until cancelled.
+    private func migrateThenProbe() async {
+        while !Task.isCancelled {
+            do {
+                try await migrate()
+                break
+            } catch {
+                guard !Task.isCancelled else { return }
+                logger.error(
+                    "cannot connect to the database or migrate the schema yet; retrying in 1 s",
+                    metadata: ["database": "\(redactedURL)", "error": "\(String(reflecting: error))"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        // One probe at a time: `/ready` turns false once a probe has waited past the readiness
+        // deadline, and true again when one answers, however late. A late answer on a loaded
+        // machine (a slow connect) thus still counts, and a database that stopped answering
+        // holds one pooled connection for the probe, not one per round.
+        let answer = ProbeAnswer()
+        var probeStarted: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            if probeStarted == nil {
+                probeStarted = .now
+                answer.value.withLock { $0 = nil }
+                Task { [client, logger] in
+                    let reachable = (try? await client.query("SELECT 1", logger: logger)) != nil
+                    answer.value.withLock { $0 = reachable }
                 }
             }
-            while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let reachable = (try? await withConnection(timeout: PostgresStore.readinessTimeout) { [logger] connection in
-                    try await connection.query("SELECT 1", logger: logger)
-                    return true
-                }) ?? false
+            try? await Task.sleep(for: PostgresStore.readinessInterval)
+            if let reachable = answer.value.withLock({ $0 }) {
                 ready.withLock { $0 = reachable }
-                try? await Task.sleep(for: PostgresStore.readinessInterval)
+                probeStarted = nil
+            } else if let started = probeStarted, ContinuousClock.now - started >= PostgresStore.readinessTimeout {
+                ready.withLock { $0 = false }
             }
-            group.cancelAll()
         }
     }
 
@@ -148,9 +176,15 @@ public final class PostgresStore: ReadingStore, Service {
     /// instances starting at the same moment. A migration may take long (an index on a large
     /// table) and may wait for another instance's, so the session's statement and lock timeouts
     /// are lifted for its transaction; an instance frozen while holding the lock is still ended by
-    /// the idle-in-transaction timeout.
+    /// a longer idle-in-transaction timeout.
     func migrate() async throws {
         let connection = try await PostgresConnection.connect(configuration: migrationConfiguration, id: 0, logger: logger)
+        migrationConnection.withLock { $0 = connection }
+        defer { migrationConnection.withLock { $0 = nil } }
+        guard !Task.isCancelled else {
+            try? await connection.close()
+            throw CancellationError()
+        }
         do {
             try await migrate(on: connection)
             try await connection.close()
@@ -165,7 +199,14 @@ public final class PostgresStore: ReadingStore, Service {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
             try await connection.query("SET LOCAL lock_timeout = 0", logger: logger)
-            try await connection.query("SELECT pg_advisory_xact_lock(7301283417)", logger: logger)
+            // Between its statements the client may be slow (a loaded machine); an instance frozen
+            // while holding the lock is still ended, after a minute.
+            try await connection.query("SET LOCAL idle_in_transaction_session_timeout = '60s'", logger: logger)
+            // One migration at a time per schema (the search path names it): instances on the
+            // same schema wait for each other, those on other schemas do not.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('device-readings migrations ' || current_setting('search_path'), 0))",
+                logger: logger)
             if let schema {
                 try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
             }
@@ -429,6 +470,11 @@ public final class PostgresStore: ReadingStore, Service {
             }
         }
     }
+}
+
+/// The answer of the readiness probe in flight: nil until it answers.
+private final class ProbeAnswer: Sendable {
+    let value = Mutex<Bool?>(nil)
 }
 
 /// The connection a call holds, if any, for its deadline to close. Closing and releasing are

@@ -150,6 +150,11 @@ final class RawConnection {
             close(fd)
             throw ServerProcess.ServerError.exited(-1)
         }
+        // A server that never answers fails the test instead of hanging the suite (tests that
+        // need a shorter limit set their own).
+        var limit = timeval(tv_sec: 300, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var local = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &local) {
