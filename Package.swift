@@ -5,7 +5,7 @@ import PackageDescription
 /// - `ReadingsDomain`: device ids, instants, RFC 3339, counts, the ingest body parser. No I/O.
 /// - `ReadingsStorage`: the `ReadingStore` protocol and the memory engine.
 /// - `ReadingsPersistence`: the journal, snapshots and recovery that make the memory engine durable.
-/// - `ReadingsHTTP`: routes, request decoding and response encoding on Hummingbird.
+/// - `ReadingsHTTP`: the HTTP/1.1 server on SwiftNIO, routes, request decoding and response encoding.
 /// - `device-readings`: the executable (flags, logging, lifecycle).
 let package = Package(
     name: "device-readings",
@@ -60,11 +60,14 @@ let package = Package(
             dependencies: [
                 "ReadingsDomain",
                 "ReadingsStorage",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -86,7 +89,6 @@ let package = Package(
                 "ReadingsPersistence",
                 "ReadingsPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),

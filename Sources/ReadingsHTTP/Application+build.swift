@@ -1,9 +1,42 @@
-import Hummingbird
-import HummingbirdCore
-import NIOCore
 import Logging
 import ReadingsStorage
 import ServiceLifecycle
+import UnixSignals
+
+/// The HTTP server over a store, with the services the store needs (a journaled store's
+/// recovery and group commit, a PostgreSQL pool). The services start first and stop after the
+/// server has answered its last request.
+public struct Application: Service {
+    let server: HTTPServer
+    let services: [any Service]
+    let logger: Logger
+
+    /// Runs until graceful shutdown (SIGTERM or SIGINT through ``runService()``, or the
+    /// surrounding service group's).
+    public func run() async throws {
+        // Shut down in reverse order: the server drains first, then the services stop.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) } + [.init(service: server)], logger: logger))
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+
+    /// Runs with SIGTERM and SIGINT starting a graceful shutdown (the executable's entry).
+    public func runService() async throws {
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: self)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Calls `body` with the port once the server listens (for a server on port 0).
+    public func onListening(_ body: @escaping @Sendable (Int) -> Void) {
+        server.onListening(body)
+    }
+}
 
 /// Builds the HTTP application over `store`. The executable and the tests both call this; the
 /// tests never start `main`. `services` (a journaled store, for one) start before the HTTP server
@@ -14,47 +47,8 @@ public func buildApplication(
     services: [any Service] = [],
     metrics: ServiceMetrics = ServiceMetrics(),
     logger: Logger = Logger(label: "device-readings")
-) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, store: store, metrics: metrics)
-    let requestTimeout = configuration.requestTimeout.map { TimeAmount($0) }
-    let http1 = HTTP1Channel.Configuration(
-        additionalChannelHandlers: requestTimeout.map { [RequestTimeoutHandler(timeout: $0)] } ?? [],
-        idleTimeout: configuration.idleTimeout.map { TimeAmount($0) },
-        httpDecoderConfiguration: .init(
-            maxHeaderFieldSize: configuration.maxHeaderSize, maxHeaderListSize: configuration.maxHeaderSize))
-    var app = Application(
-        router: router,
-        server: .http1(configuration: http1),
-        configuration: .init(
-            address: .hostname(configuration.host, port: configuration.port),
-            serverName: "device-readings",
-            availableConnectionsDelegate: configuration.maxConnections.map { .maximum($0, logger: logger) }
-        ),
-        logger: logger
-    )
-    app.addServices(services)
-    return app
-}
-
-/// The router with every route of ``APIRoute/all`` and the middleware around them.
-func buildRouter(
-    configuration: ServerConfiguration, store: some ReadingStore, metrics: ServiceMetrics
-) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: MetricsMiddleware(metrics: metrics, routes: APIRoute.all))
-    router.add(middleware: RequestLogMiddleware())
-    if !configuration.apiKeys.isEmpty || !configuration.readAPIKeys.isEmpty {
-        router.add(
-            middleware: AuthMiddleware(
-                writeKeys: configuration.apiKeys.map { Array($0.utf8) }, readKeys: configuration.readAPIKeys.map { Array($0.utf8) },
-                openPaths: APIRoute.open(metricsAuth: configuration.metricsAuth)))
-    }
-    router.add(middleware: FallbackMiddleware(routes: APIRoute.all))
-    IngestController(
-        store: store, configuration: configuration, metrics: metrics, budget: InflightBudget(limit: configuration.maxInflightBytes)
-    ).register(on: router)
-    DeviceController(store: store).register(on: router)
-    OperationsController(store: store, metrics: metrics).register(on: router)
-    StaticController().register(on: router)
-    return router
+) -> Application {
+    let api = API(configuration: configuration, store: store, metrics: metrics, logger: logger)
+    let server = HTTPServer(configuration: configuration, api: api, logger: logger)
+    return Application(server: server, services: services, logger: logger)
 }

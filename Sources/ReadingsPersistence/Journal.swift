@@ -43,7 +43,7 @@ public final class Journal: @unchecked Sendable {
     /// Position up to which appends are durable under the policy (guarded).
     private var durable: UInt64 = 0
     /// Requests waiting for a position to become durable, in position order (guarded).
-    private var waiters: [(position: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var waiters: [(position: UInt64, done: @Sendable (JournalError?) -> Void)] = []
     /// Rotation requests: the position at which to start a new segment (guarded).
     private var rotations: [(position: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
     /// Set after a write or fsync error; appends are refused from then on (guarded).
@@ -126,20 +126,28 @@ public final class Journal: @unchecked Sendable {
     /// journal fails first.
     public func waitUntilDurable(_ position: UInt64) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            condition.lock()
-            if let failure {
-                condition.unlock()
-                continuation.resume(throwing: failure)
-            } else if durable >= position {
-                condition.unlock()
-                continuation.resume()
-            } else if stopping || stopped {
-                condition.unlock()
-                continuation.resume(throwing: JournalError.closed)
-            } else {
-                waiters.append((position, continuation))
-                condition.unlock()
+            whenDurable(position) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
             }
+        }
+    }
+
+    /// Calls `done` once everything up to `position` is durable under the policy (with nil), or
+    /// the journal failed or closed first (with the error): at once, or from the writer thread.
+    public func whenDurable(_ position: UInt64, _ done: @escaping @Sendable (JournalError?) -> Void) {
+        condition.lock()
+        if let failure {
+            condition.unlock()
+            done(failure)
+        } else if durable >= position {
+            condition.unlock()
+            done(nil)
+        } else if stopping || stopped {
+            condition.unlock()
+            done(.closed)
+        } else {
+            waiters.append((position, done))
+            condition.unlock()
         }
     }
 
@@ -246,7 +254,7 @@ public final class Journal: @unchecked Sendable {
                 let failedRotations = rotations
                 rotations.removeAll()
                 condition.unlock()
-                for waiter in failedWaiters { waiter.continuation.resume(throwing: journalError) }
+                for waiter in failedWaiters { waiter.done(journalError) }
                 for rotation in requested + failedRotations { rotation.continuation.resume(throwing: journalError) }
             }
         }
@@ -265,7 +273,7 @@ public final class Journal: @unchecked Sendable {
         waiters.removeFirst(ready.count)
         condition.broadcast()
         condition.unlock()
-        for waiter in ready { waiter.continuation.resume() }
+        for waiter in ready { waiter.done(nil) }
     }
 
     /// After a failure, before anyone hears of it: cuts the open segment back to its acknowledged
@@ -315,7 +323,7 @@ public final class Journal: @unchecked Sendable {
         rotations.removeAll()
         condition.broadcast()
         condition.unlock()
-        for waiter in failedWaiters { waiter.continuation.resume(throwing: JournalError.closed) }
+        for waiter in failedWaiters { waiter.done(.closed) }
         for rotation in failedRotations { rotation.continuation.resume(throwing: JournalError.closed) }
     }
 

@@ -93,34 +93,58 @@ public final class JournaledStore: ReadingStore, Service {
 
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         let (memory, journal) = try open()
-        var position: UInt64 = 0
-        var failure: JournalError?
-        // One journal record per piece the memory engine decides under one lock hold, so that a
-        // record is bounded whatever the batch.
-        let outcomes = await memory.ingest(readings, for: device) { piece, outcomes in
-            guard outcomes.contains(.accepted) else {
-                // Duplicates and conflicts answer for readings stored earlier: wait until
-                // everything appended so far is durable before saying so.
-                position = journal.position
-                return true
-            }
-            do throws(JournalError) {
-                position = try journal.append { out in
-                    JournalRecord.encodeAccepted(device: device, readings: piece, outcomes: outcomes, into: &out)
-                }
-                return true
-            } catch {
-                failure = error
-                return false
-            }
-        }
+        var journaling = PieceJournaling(journal: journal, device: device)
+        let outcomes = await memory.ingest(readings, for: device) { journaling.record($0, $1) }
         do {
-            if let failure { throw failure }
-            try await journal.waitUntilDurable(position)
+            if let failure = journaling.failure { throw failure }
+            try await journal.waitUntilDurable(journaling.position)
         } catch {
             throw StorageError.unavailable("the journal cannot be written: \(error)")
         }
         return outcomes
+    }
+
+    /// A batch of at most one piece is decided at once on the calling thread and answered from
+    /// the journal's group commit, with no task; a larger one as ``ingest(_:for:)``.
+    public func ingest(
+        _ readings: [Reading], for device: DeviceID,
+        completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    ) {
+        guard readings.count <= MemoryStore.pieceSize else {
+            Task {
+                do {
+                    completion(.success(try await ingest(readings, for: device)))
+                } catch {
+                    completion(.failure(error))
+                }
+            }
+            return
+        }
+        let memory: MemoryStore
+        let journal: Journal
+        do {
+            (memory, journal) = try open()
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        var journaling = PieceJournaling(journal: journal, device: device)
+        let outcomes = memory.ingestNow(readings, for: device) { journaling.record($0, $1) }
+        if let failure = journaling.failure {
+            completion(.failure(StorageError.unavailable("the journal cannot be written: \(failure)")))
+            return
+        }
+        journal.whenDurable(journaling.position) { error in
+            if let error {
+                completion(.failure(StorageError.unavailable("the journal cannot be written: \(error)")))
+            } else {
+                completion(.success(outcomes))
+            }
+        }
+    }
+
+    public func summary(of device: DeviceID, completion: @escaping @Sendable (Result<DeviceSummary?, any Error>) -> Void) {
+        completion(Result { try open().0.summary(of: device) })
     }
 
     public func summary(of device: DeviceID) async throws -> DeviceSummary? {
@@ -331,5 +355,34 @@ public struct SnapshotTrigger: Hashable, Sendable {
         if let bytes, journalBytes >= bytes { return true }
         if let interval, journalBytes > 0, ContinuousClock.now - last >= interval { return true }
         return false
+    }
+}
+
+/// Journals each piece the memory engine decides, under its shard lock: one record per piece
+/// (so that a record is bounded whatever the batch), and the position to wait for.
+private struct PieceJournaling {
+    let journal: Journal
+    let device: DeviceID
+    /// The journal position the answer waits for.
+    var position: UInt64 = 0
+    var failure: JournalError?
+
+    /// Records `piece`; false (stop deciding) when the journal refuses it.
+    mutating func record(_ piece: ArraySlice<Reading>, _ outcomes: ArraySlice<IngestOutcome>) -> Bool {
+        guard outcomes.contains(.accepted) else {
+            // Duplicates and conflicts answer for readings stored earlier: wait until everything
+            // appended so far is durable before saying so.
+            position = journal.position
+            return true
+        }
+        do throws(JournalError) {
+            position = try journal.append { out in
+                JournalRecord.encodeAccepted(device: device, readings: piece, outcomes: outcomes, into: &out)
+            }
+            return true
+        } catch {
+            failure = error
+            return false
+        }
     }
 }

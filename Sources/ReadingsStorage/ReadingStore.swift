@@ -37,6 +37,42 @@ public protocol ReadingStore: Sendable {
 
     /// Devices and readings stored and the bytes they occupy, for `/metrics`.
     func statistics() async throws -> StoreStatistics
+
+    /// ``ingest(_:for:)`` for callers that cannot suspend (the HTTP layer's event loops):
+    /// `completion` is called once, on any thread, when the answer may be given. The default
+    /// runs the async call in a task; engines that decide without suspending (memory) call
+    /// `completion` before returning, and the journaled engine calls it from its group commit.
+    func ingest(
+        _ readings: [Reading], for device: DeviceID,
+        completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void)
+
+    /// ``summary(of:)`` in the same style.
+    func summary(of device: DeviceID, completion: @escaping @Sendable (Result<DeviceSummary?, any Error>) -> Void)
+}
+
+extension ReadingStore {
+    public func ingest(
+        _ readings: [Reading], for device: DeviceID,
+        completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    ) {
+        Task {
+            do {
+                completion(.success(try await ingest(readings, for: device)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
+    public func summary(of device: DeviceID, completion: @escaping @Sendable (Result<DeviceSummary?, any Error>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await summary(of: device)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
 }
 
 /// A page of the device listing.

@@ -1,4 +1,3 @@
-import Hummingbird
 import Testing
 
 @testable import ReadingsHTTP
@@ -29,9 +28,9 @@ struct RequestChecksTests {
 
     @Test("new request ids are 32 lower-case hex digits and do not repeat")
     func newRequestIDs() {
-        let ids = (0..<10_000).map { _ in RequestLogMiddleware<BasicRequestContext>.requestID(nil) }
+        let ids = (0..<10_000).map { _ in RequestIDs.requestID(nil) }
         #expect(Set(ids).count == ids.count)
         #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
-        #expect(RequestLogMiddleware<BasicRequestContext>.requestID("client-id-1") == "client-id-1")
+        #expect(RequestIDs.requestID("client-id-1") == "client-id-1")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import Hummingbird
+// Its `TestClient` only: an HTTP/1.1 client over a real socket.
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -42,8 +42,9 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// Runs `body` against an application on `engine`, in router mode (no sockets) or live mode
-/// (a real server on a free loopback port).
+/// Runs `body` against an application on `engine`: a real server on a free loopback port, and a
+/// client connected to it. (`setup` says whether the test also needs the port, for connections
+/// of its own; both run the same server.)
 func withApp<T: Sendable>(
     _ engine: Engine,
     _ setup: TestingSetup = .router,
@@ -62,6 +63,83 @@ func withApp<T: Sendable>(
             try await Task.sleep(for: .milliseconds(20))
         }
         return try await body(client)
+    }
+}
+
+/// How a test talks to the server; both set-ups run a real server on a loopback port.
+enum TestingSetup {
+    /// Through the client given to the test.
+    case router
+    /// The same, and the test opens connections of its own to `client.port`.
+    case live
+}
+
+/// A whole response as a test sees it.
+struct TestResponse: Sendable {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: ByteBuffer
+}
+
+/// A client of the server under test.
+protocol TestClientProtocol: Sendable {
+    /// The server's port.
+    var port: Int? { get }
+    func execute(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse
+}
+
+extension TestClientProtocol {
+    func execute(uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil) async throws
+        -> TestResponse
+    {
+        try await execute(uri: uri, method: method, headers: headers, body: body)
+    }
+}
+
+/// One keep-alive connection to the server.
+private struct LiveClient: TestClientProtocol {
+    let client: TestClient
+    let port: Int?
+
+    func execute(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        let response = try await client.execute(.init(uri, method: method, headers: headers, body: body))
+        return TestResponse(status: response.status, headers: response.headers, body: response.body ?? ByteBuffer())
+    }
+}
+
+extension Application {
+    /// Starts the application on its (free) port, runs `body` with a client connected to it,
+    /// then shuts the application down gracefully and waits for it.
+    func test<T: Sendable>(_ setup: TestingSetup, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        onListening { port in
+            listening.yield(port)
+            listening.finish()
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: self)], logger: quietLogger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { listening.finish() }
+                try await group.run()
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else {
+                try await tasks.waitForAll()
+                throw CancellationError()
+            }
+            let client = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(60)))
+            client.connect()
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body(LiveClient(client: client, port: port)))
+            } catch {
+                result = .failure(error)
+            }
+            try? await client.shutdown()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
     }
 }
 

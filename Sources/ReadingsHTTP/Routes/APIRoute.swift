@@ -1,20 +1,12 @@
-import Hummingbird
+import HTTPTypes
 
 /// The catalogue of every route the server serves: registration, the helpful 404 that lists
 /// them, and the 405 `Allow` header are all derived from it, so they cannot disagree.
-struct APIRoute: Sendable {
+struct APIRoute: Hashable, Sendable {
     /// The method served.
     var method: HTTPRequest.Method
     /// The path template as the contract writes it, e.g. `/devices/{id}/latest_timestamp`.
     var template: String
-
-    /// The template in Hummingbird's syntax (`{id}` becomes `:id`).
-    var routerPath: RouterPath {
-        RouterPath(
-            template.split(separator: "/").map { segment in
-                segment.hasPrefix("{") ? ":" + segment.dropFirst().dropLast() : String(segment)
-            }.joined(separator: "/"))
-    }
 
     /// "METHOD /path/{param}".
     var description: String { "\(method.rawValue) \(template)" }
@@ -28,6 +20,15 @@ struct APIRoute: Sendable {
         return zip(want, have).allSatisfy { pattern, segment in
             pattern.hasPrefix("{") ? !segment.isEmpty : pattern == segment
         }
+    }
+
+    /// The segment of `path` (which fits the template) in the place of the template's `{id}`;
+    /// empty when the template has none.
+    func parameterSegment(of path: Substring) -> Substring {
+        guard let index = template.split(separator: "/", omittingEmptySubsequences: false).firstIndex(where: { $0.hasPrefix("{") })
+        else { return "" }
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return index < segments.count ? segments[index] : ""
     }
 
     static let ingest = APIRoute(method: .post, template: "/ingest")
@@ -57,22 +58,5 @@ struct APIRoute: Sendable {
             dashboardScript.template, dashboardStyle.template]
         if !metricsAuth { paths.insert(metrics.template) }
         return paths
-    }
-}
-
-extension Router {
-    /// Serves `route` (a GET route) with `handler`, and `HEAD` on the same path with the same
-    /// answer without its body.
-    func get(
-        _ route: APIRoute, use handler: @escaping @Sendable (Request, Context) async throws -> Response
-    ) {
-        on(route.routerPath, method: .get, use: handler)
-        on(route.routerPath, method: .head) { request, context in
-            var response = try await handler(request, context)
-            let length = response.body.contentLength
-            response.body = ResponseBody()
-            if let length { response.headers[.contentLength] = String(length) }
-            return response
-        }
     }
 }

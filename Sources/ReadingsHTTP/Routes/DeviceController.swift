@@ -1,4 +1,4 @@
-import Hummingbird
+import HTTPTypes
 import NIOCore
 import ReadingsDomain
 import ReadingsStorage
@@ -15,37 +15,50 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     static var listDefaultLimit: Int { 100 }
     static var listLimitRange: ClosedRange<Int> { 1...10_000 }
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get(APIRoute.latestTimestamp) { _, context in
-            let summary = try await summary(try deviceID(context))
-            var out = ByteBuffer()
-            out.writeStaticString("{\"latest_timestamp\":")
-            out.writeJSONInstant(summary.latest)
-            out.writeStaticString("}")
-            return jsonResponse(out)
+    func serve(_ request: Request, route: APIRoute, responder: Responder) {
+        let id: DeviceID
+        if route == .devices {
+            responder.respond { try await list(request) }
+            return
         }
-        router.get(APIRoute.cumulativeCount) { _, context in
-            let summary = try await summary(try deviceID(context))
-            var out = ByteBuffer()
-            out.writeStaticString("{\"cumulative_count\":")
-            out.writeDecimal(summary.cumulativeCount)
-            out.writeStaticString("}")
-            return jsonResponse(out)
+        do {
+            id = try deviceID(request.parameter)
+        } catch {
+            responder.fail(error)
+            return
         }
-        router.get(APIRoute.device) { request, context in
-            try await device(request, try deviceID(context))
-        }
-        router.get(APIRoute.devices) { request, _ in
-            try await list(request)
-        }
-        router.get(APIRoute.buckets) { request, context in
-            try await buckets(request, try deviceID(context))
+        switch route {
+        case .latestTimestamp, .cumulativeCount:
+            // The hot reads: answered where the engine answers (at once for memory), no task.
+            store.summary(of: id) { result in
+                switch result {
+                case .success(let summary?):
+                    var out = ByteBuffer()
+                    if route == .latestTimestamp {
+                        out.writeStaticString("{\"latest_timestamp\":")
+                        out.writeJSONInstant(summary.latest)
+                    } else {
+                        out.writeStaticString("{\"cumulative_count\":")
+                        out.writeDecimal(summary.cumulativeCount)
+                    }
+                    out.writeStaticString("}")
+                    responder.respond(jsonResponse(out))
+                case .success(nil):
+                    responder.fail(.deviceNotFound(id.string))
+                case .failure(let error):
+                    responder.fail(APIError.storage(error))
+                }
+            }
+        case .buckets:
+            responder.respond { try await buckets(request, id) }
+        default:
+            responder.respond { try await device(request, id) }
         }
     }
 
     /// `GET /devices`: a page of the fleet in id order.
     private func list(_ request: Request) async throws -> Response {
-        let query = try QueryParameters(request.uri.query)
+        let query = try QueryParameters(request.query.map(String.init))
         let limit = try query.integer("limit", in: Self.listLimitRange, default: Self.listDefaultLimit)
         let after = try query.deviceID("after")
         // An empty prefix is no filter; otherwise it must be the start of a possible id.
@@ -86,7 +99,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
 
     /// `GET /devices/{id}/buckets`: counts summed per UTC-aligned bucket.
     private func buckets(_ request: Request, _ id: DeviceID) async throws -> Response {
-        let query = try QueryParameters(request.uri.query)
+        let query = try QueryParameters(request.query.map(String.init))
         guard let from = try query.instant("from") else { throw APIError.invalidParameter("from is required") }
         guard let to = try query.instant("to") else { throw APIError.invalidParameter("to is required") }
         guard let stepText = query.string("step") else { throw APIError.invalidParameter("step is required") }
@@ -130,7 +143,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     }
 
     private func device(_ request: Request, _ id: DeviceID) async throws -> Response {
-        let query = try QueryParameters(request.uri.query)
+        let query = try QueryParameters(request.query.map(String.init))
         let from = try query.instant("from")
         let to = try query.instant("to")
         let limit = try query.integer("limit", in: Self.limitRange, default: Self.defaultLimit)
@@ -163,9 +176,8 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     }
 
     /// The `{id}` path parameter, percent-decoded and checked against the id rules.
-    private func deviceID(_ context: some RequestContext) throws(APIError) -> DeviceID {
-        let raw = context.parameters.get("id") ?? ""
-        guard let bytes = PercentEncoding.decode(raw[...]) else {
+    private func deviceID(_ raw: Substring) throws(APIError) -> DeviceID {
+        guard let bytes = PercentEncoding.decode(raw) else {
             throw APIError(
                 .badRequest, "INVALID_DEVICE_ID",
                 "the device id in the path is not valid percent-encoded UTF-8")
@@ -178,16 +190,20 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     }
 }
 
-/// A 200 response with a JSON body.
-func jsonResponse(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
-}
-
 /// Runs a storage call, turning "unavailable" into `503 UNAVAILABLE`.
 func withStorage<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
-    } catch StorageError.unavailable(let reason) {
-        throw APIError.unavailable(reason)
+    } catch {
+        throw APIError.storage(error)
+    }
+}
+
+extension APIError {
+    /// A storage call's failure as an answer: 503 when the engine cannot serve now.
+    static func storage(_ error: any Error) -> APIError {
+        if case StorageError.unavailable(let reason) = error { return .unavailable(reason) }
+        if let error = error as? APIError { return error }
+        return APIError(.internalServerError, "INTERNAL_ERROR", "storage failed: \(error)")
     }
 }

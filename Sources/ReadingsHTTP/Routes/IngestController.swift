@@ -1,5 +1,4 @@
 import HTTPTypes
-import Hummingbird
 import NIOCore
 import ReadingsDomain
 import ReadingsStorage
@@ -11,45 +10,84 @@ struct IngestController<Store: ReadingStore>: Sendable {
     let metrics: ServiceMetrics
     let budget: InflightBudget
 
-    func register(on router: Router<some RequestContext>) {
-        router.on(APIRoute.ingest.routerPath, method: APIRoute.ingest.method) { request, _ in
-            try await ingest(request)
-        }
+    /// How far past the limit a declared body may be and still be read (and dropped) so that
+    /// the connection stays open.
+    static var drainAllowance: Int { 64 << 10 }
+
+    /// A refusal decided by the head: whether the request is read whole before it is answered
+    /// (a wrong media type) or answered at once with the connection closed (too large, or no
+    /// memory for it: its body is never read).
+    struct Refusal: Error {
+        var error: APIError
+        var readsBody: Bool
     }
 
-    func ingest(_ request: Request) async throws -> Response {
-        let encoding = try RequestChecks.requireJSONBody(request.headers)
+    /// The head's checks, in the contract's order: media type and coding (415), declared size
+    /// (413), memory in flight (503, before any of the body is read). On success, the body limit
+    /// and the bytes reserved until the answer (twice the body: the body and what is parsed from
+    /// it; a gzip body, or one of unknown size, may grow to the limit).
+    func admit(_ head: HTTPRequest) -> Result<(limit: Int, reservation: Int), Refusal> {
+        let encoding: RequestChecks.BodyEncoding
+        do {
+            encoding = try RequestChecks.requireJSONBody(head.headerFields)
+        } catch {
+            return .failure(Refusal(error: error, readsBody: true))
+        }
         let limit = configuration.maxBodySize
-        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let declared = head.headerFields[.contentLength].flatMap { Int($0) }
         if let declared, declared > limit {
-            throw RequestChecks.payloadTooLarge(limit)
+            // A body a little over the limit is read and dropped, and the connection kept; a
+            // larger one is not read at all.
+            return .failure(Refusal(error: RequestChecks.payloadTooLarge(limit), readsBody: declared - limit <= Self.drainAllowance))
         }
         let reservation = 2 * (encoding == .gzip ? limit : declared ?? limit)
         guard budget.reserve(reservation) else {
-            throw APIError.unavailable("requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)")
+            return .failure(
+                Refusal(
+                    error: .unavailable("requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)"),
+                    readsBody: false))
         }
-        defer { budget.release(reservation) }
-        var body: ByteBuffer
+        return .success((limit, reservation))
+    }
+
+    /// Decides a whole request. A small body is parsed and decided on the event loop, and
+    /// answered from there (memory) or from the journal's group commit; a large or gzip one
+    /// (see ``BulkWorkExecutor``) off the event loops.
+    func ingest(_ request: Request, responder: Responder) {
+        let isGzip = request.headers[.contentEncoding].map { $0.lowercased().contains("gzip") } ?? false
+        guard request.body.readableBytes < BulkWorkExecutor.threshold && !isGzip else {
+            responder.respond {
+                try await withTaskExecutorPreference(BulkWorkExecutor.shared) {
+                    try await decide(request, gzip: isGzip)
+                }
+            }
+            return
+        }
+        let parsed: IngestBody
         do {
-            body = try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw RequestChecks.payloadTooLarge(limit)
+            parsed = try request.body.withUnsafeReadableBytes { raw throws(APIError) in
+                try parse(raw.assumingMemoryBound(to: UInt8.self))
+            }
+        } catch {
+            responder.fail(error)
+            return
         }
-        // A gzip body may inflate to many times its size: always treated as large.
-        guard body.readableBytes >= BulkWorkExecutor.threshold || encoding == .gzip else {
-            return try await decide(request, body: body, encoding: encoding)
-        }
-        // A large batch: the heavy part runs off the event loops (see BulkWorkExecutor).
-        return try await withTaskExecutorPreference(BulkWorkExecutor.shared) {
-            try await decide(request, body: body, encoding: encoding)
+        store.ingest(parsed.readings, for: parsed.deviceID) { result in
+            switch result {
+            case .success(let outcomes):
+                // The answer is written on the event loop, not on the journal's writer thread.
+                responder.onEventLoop { responder.respond(answer(request, body: request.body, parsed: parsed, outcomes: outcomes)) }
+            case .failure(let error):
+                responder.fail(.storage(error))
+            }
         }
     }
 
-    /// Inflates, parses, decides and answers a collected body.
-    private func decide(_ request: Request, body: ByteBuffer, encoding: RequestChecks.BodyEncoding) async throws -> Response {
+    /// Inflates, parses, decides and answers a whole body, suspending for storage.
+    private func decide(_ request: Request, gzip: Bool) async throws -> Response {
         let limit = configuration.maxBodySize
-        var body = body
-        if encoding == .gzip {
+        var body = request.body
+        if gzip {
             do throws(GzipBody.Failure) {
                 body = try GzipBody.inflate(body, limit: limit)
             } catch .tooLarge {
@@ -58,17 +96,15 @@ struct IngestController<Store: ReadingStore>: Sendable {
                 throw APIError(.badRequest, "INVALID_JSON", "the body is not a valid gzip stream (Content-Encoding: gzip)")
             }
         }
-
         let parsed = try body.withUnsafeReadableBytes { raw throws(APIError) in
             try parse(raw.assumingMemoryBound(to: UInt8.self))
         }
-        let outcomes: [IngestOutcome]
-        do {
-            outcomes = try await store.ingest(parsed.readings, for: parsed.deviceID)
-        } catch StorageError.unavailable(let reason) {
-            throw APIError.unavailable(reason)
-        }
+        let outcomes = try await withStorage { try await store.ingest(parsed.readings, for: parsed.deviceID) }
+        return answer(request, body: body, parsed: parsed, outcomes: outcomes)
+    }
 
+    /// The answer: 202 when every reading was accepted, else 207, with the per-reading results.
+    private func answer(_ request: Request, body: ByteBuffer, parsed: IngestBody, outcomes: [IngestOutcome]) -> Response {
         let minimal = RequestChecks.prefersMinimalReturn(request.headers)
         var out = ByteBuffer()
         let allAccepted = body.withUnsafeReadableBytes { raw in
@@ -84,9 +120,7 @@ struct IngestController<Store: ReadingStore>: Sendable {
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         if minimal { headers[.preferenceApplied] = "return=minimal" }
-        return Response(
-            status: allAccepted ? .accepted : .init(code: 207, reasonPhrase: "Multi-Status"),
-            headers: headers, body: .init(byteBuffer: out))
+        return Response(status: allAccepted ? .accepted : .init(code: 207, reasonPhrase: "Multi-Status"), headers: headers, body: out)
     }
 
     private func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(APIError) -> IngestBody {

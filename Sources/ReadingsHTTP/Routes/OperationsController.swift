@@ -1,4 +1,4 @@
-import Hummingbird
+import HTTPTypes
 import NIOCore
 import ReadingsStorage
 
@@ -8,22 +8,28 @@ struct OperationsController<Store: ReadingStore>: Sendable {
     let store: Store
     let metrics: ServiceMetrics
 
-    func register(on router: Router<some RequestContext>) {
-        router.get(APIRoute.health) { _, _ in
-            jsonResponse(ByteBuffer(string: "{\"status\":\"ok\"}"))
-        }
-        router.get(APIRoute.ready) { _, _ in
-            await store.isReady()
-                ? jsonResponse(ByteBuffer(string: "{\"status\":\"ready\"}"))
-                : jsonResponse(ByteBuffer(string: "{\"status\":\"unavailable\"}"), status: .serviceUnavailable)
-        }
-        router.get(APIRoute.metrics) { _, _ in
-            // Storage that cannot answer now leaves its gauges at their last values; the
-            // counters are still worth scraping.
-            let statistics = try? await store.statistics()
-            return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: metrics.render(statistics))))
+    func serve(_ request: Request, route: APIRoute, responder: Responder) {
+        switch route {
+        case .health:
+            responder.respond(healthy)
+        case .ready:
+            responder.respond {
+                await store.isReady()
+                    ? jsonResponse(ByteBuffer(string: "{\"status\":\"ready\"}"))
+                    : jsonResponse(ByteBuffer(string: "{\"status\":\"unavailable\"}"), status: .serviceUnavailable)
+            }
+        default:
+            responder.respond {
+                // Storage that cannot answer now leaves its gauges at their last values; the
+                // counters are still worth scraping.
+                let statistics = try? await store.statistics()
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ByteBuffer(bytes: metrics.render(statistics)))
+            }
         }
     }
 }
+
+/// `/health`'s answer, built once.
+private let healthy = jsonResponse(ByteBuffer(string: "{\"status\":\"ok\"}"))

@@ -1,4 +1,4 @@
-import Hummingbird
+import HTTPTypes
 
 /// Header checks shared by the routes that take a body.
 enum RequestChecks {

@@ -1,9 +1,9 @@
-import Hummingbird
+import HTTPTypes
 import NIOCore
 
 /// A whole-request failure, answered with the contract's error body
 /// `{"error": {"code": "...", "message": "..."}}`.
-public struct APIError: HTTPResponseError, Sendable {
+public struct APIError: Error, Sendable {
     /// The HTTP status.
     public var status: HTTPResponse.Status
     /// The machine-readable code, e.g. `INVALID_JSON`.
@@ -21,7 +21,8 @@ public struct APIError: HTTPResponseError, Sendable {
         self.headers = headers
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    /// The response: this error's status and headers, and the error body.
+    func response() -> Response {
         var body = ByteBuffer()
         writeBody(into: &body, extra: nil)
         return response(body: body)
@@ -42,7 +43,7 @@ public struct APIError: HTTPResponseError, Sendable {
     func response(body: ByteBuffer) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        return Response(status: status, headers: headers, body: body)
     }
 }
 

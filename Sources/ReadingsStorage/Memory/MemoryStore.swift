@@ -125,18 +125,44 @@ public final class MemoryStore: ReadingStore {
         return outcomes
     }
 
-    /// The same without yielding (recovery, tests): every piece decided on the calling thread.
+    /// The same without yielding (recovery, tests, batches of one piece): every piece decided
+    /// on the calling thread.
     public func ingestNow(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
+        ingestNow(readings, for: device) { _, _ in true }
+    }
+
+    /// ``ingest(_:for:whileLocked:)`` without yielding.
+    public func ingestNow(
+        _ readings: [Reading], for device: DeviceID,
+        whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
+    ) -> [IngestOutcome] {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(readings.count)
         let hash = hasher.hash(device)
         var start = 0
         while start < readings.count {
             let end = min(start + MemoryStore.pieceSize, readings.count)
-            _ = ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes) { _, _ in true }
+            guard ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, whileLocked: whileLocked) else { break }
             start = end
         }
         return outcomes
+    }
+
+    /// A batch of at most one piece is decided at once, on the calling thread (one lock hold,
+    /// as bounded as any piece); a larger one in a task that yields between pieces.
+    public func ingest(
+        _ readings: [Reading], for device: DeviceID,
+        completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    ) {
+        guard readings.count > MemoryStore.pieceSize else {
+            completion(.success(ingestNow(readings, for: device)))
+            return
+        }
+        Task { completion(.success(await ingest(readings, for: device))) }
+    }
+
+    public func summary(of device: DeviceID, completion: @escaping @Sendable (Result<DeviceSummary?, any Error>) -> Void) {
+        completion(.success(summary(of: device)))
     }
 
     /// One piece under one lock hold.

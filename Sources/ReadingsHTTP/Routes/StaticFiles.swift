@@ -1,4 +1,3 @@
-import Hummingbird
 import HTTPTypes
 import NIOCore
 import ReadingsDomain
@@ -6,7 +5,7 @@ import ReadingsDomain
 /// Files built into the binary (SwiftPM `embedInCode` resources): the OpenAPI document and the
 /// dashboard's page, script and style sheet. Served from memory, with a strong `ETag` so that a
 /// browser revalidates cheaply (`If-None-Match` → 304).
-struct StaticController: Sendable {
+enum StaticFiles {
     struct File: Sendable {
         let route: APIRoute
         let contentType: String
@@ -38,17 +37,21 @@ struct StaticController: Sendable {
         HTTPField.Name("Referrer-Policy")!: "no-referrer",
     ]
 
-    func register(on router: Router<some RequestContext>) {
-        for file in Self.files {
-            router.get(file.route) { request, _ in
-                var headers: HTTPFields = [.eTag: file.etag, .cacheControl: "no-cache"]
-                headers.append(contentsOf: Self.securityHeaders)
-                if request.headers[.ifNoneMatch] == file.etag {
-                    return Response(status: .notModified, headers: headers)
-                }
-                headers[.contentType] = file.contentType
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: file.body))
-            }
+    /// The file a route serves, if it serves one.
+    static func file(for route: APIRoute) -> File? {
+        files.first { $0.route == route }
+    }
+}
+
+extension StaticFiles.File {
+    /// The file, or 304 when the client's copy is current.
+    func response(to request: Request) -> Response {
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: "no-cache"]
+        headers.append(contentsOf: StaticFiles.securityHeaders)
+        if request.headers[.ifNoneMatch] == etag {
+            return Response(status: .notModified, headers: headers)
         }
+        headers[.contentType] = contentType
+        return Response(status: .ok, headers: headers, body: body)
     }
 }

@@ -1,36 +1,35 @@
-import Hummingbird
+import HTTPTypes
 
 /// API keys: when any are configured, every route but those of ``APIRoute/open(metricsAuth:)`` needs
 /// `Authorization: Bearer KEY`. Keys are compared in constant time (every configured key is
 /// compared in full, whatever matches), and never logged. A read-only key may use every route
 /// but `POST /ingest`, which answers it `403 FORBIDDEN`; a missing or unknown key gets
 /// `401 UNAUTHORIZED` with `WWW-Authenticate: Bearer`.
-struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+struct Auth: Sendable {
     let writeKeys: [[UInt8]]
     let readKeys: [[UInt8]]
     /// Paths that answer without a key.
     let openPaths: Set<String>
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
-        if openPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let token = Self.bearerToken(request.headers[.authorization]) else {
-            throw APIError(
+    /// Why `head` may not have an answer (401 or 403), or nil when it may.
+    func check(_ head: HTTPRequest, path: Substring) -> APIError? {
+        if openPaths.contains(String(path)) { return nil }
+        guard let token = Self.bearerToken(head.headerFields[.authorization]) else {
+            return APIError(
                 .unauthorized, "UNAUTHORIZED", "this server needs an API key: send Authorization: Bearer <key>",
                 headers: [.wwwAuthenticate: "Bearer"])
         }
         let isWriteKey = Self.matchesAny(token, writeKeys)
         let isReadKey = Self.matchesAny(token, readKeys)
         guard isWriteKey || isReadKey else {
-            throw APIError(
+            return APIError(
                 .unauthorized, "UNAUTHORIZED", "the API key is not valid",
                 headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
         }
-        if !isWriteKey && request.method == APIRoute.ingest.method && request.uri.path == APIRoute.ingest.template {
-            throw APIError(.forbidden, "FORBIDDEN", "this API key may read but not ingest")
+        if !isWriteKey && head.method == APIRoute.ingest.method && path == APIRoute.ingest.template {
+            return APIError(.forbidden, "FORBIDDEN", "this API key may read but not ingest")
         }
-        return try await next(request, context)
+        return nil
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive), or nil.

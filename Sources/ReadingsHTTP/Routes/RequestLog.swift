@@ -1,31 +1,37 @@
 import HTTPTypes
-import Hummingbird
 import Logging
 import Synchronization
 
 /// One info line per request: method, path, status, duration and request id; never the body or
 /// other headers. The request id is the client's `X-Request-Id` when it is 1 to 128 visible ASCII
 /// characters, otherwise a new one (``RequestIDSource``); every response, errors included, echoes it.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
-        async throws -> Response
-    {
-        let start = ContinuousClock.now
-        let requestID = Self.requestID(request.headers[.requestID])
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            response = try error.response(from: request, context: context)
-        } catch {
-            log(request, context, status: 500, requestID: requestID, since: start)
-            throw error
-        }
-        response.headers[.requestID] = requestID
-        log(request, context, status: response.status.code, requestID: requestID, since: start)
-        return response
+enum RequestLog {
+    static func log(
+        _ logger: Logger, method: HTTPRequest.Method, path: Substring, status: Int, requestID: String, elapsed: Duration
+    ) {
+        guard logger.logLevel <= .info else { return }
+        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
+        logger.info(
+            "request",
+            metadata: [
+                "http.method": .string(method.rawValue),
+                "http.path": .string(String(path)),
+                "http.status": .stringConvertible(status),
+                "http.duration_us": .stringConvertible(micros),
+                "http.request_id": .string(requestID),
+            ])
     }
 
+    /// Standard methods by name; anything else is `other`, so that no client can grow the label set.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .post, .put, .delete, .patch, .options, .connect, .trace: method.rawValue
+        default: "other"
+        }
+    }
+}
+
+enum RequestIDs {
     /// The client's id if acceptable, else a new one: 32 lower-case hex digits.
     static func requestID(_ given: String?) -> String {
         if let given, (1...128).contains(given.utf8.count), given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
@@ -40,20 +46,6 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return 32
         }
-    }
-
-    private func log(_ request: Request, _ context: Context, status: Int, requestID: String, since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-        context.logger.info(
-            "request",
-            metadata: [
-                "http.method": .string(request.method.rawValue),
-                "http.path": .string(request.uri.path),
-                "http.status": .stringConvertible(status),
-                "http.duration_us": .stringConvertible(micros),
-                "http.request_id": .string(requestID),
-            ])
     }
 }
 

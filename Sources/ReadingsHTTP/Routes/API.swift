@@ -1,0 +1,93 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import ReadingsStorage
+
+/// The one router: every request's head is admitted here (key, route, the route's own head
+/// checks) and its answer served by the route's controller; every answer is counted and logged
+/// here. Routes come from ``APIRoute/all`` only, so registration, the 404 list and the 405
+/// `Allow` header cannot disagree.
+struct API<Store: ReadingStore>: RequestHandling {
+    let ingest: IngestController<Store>
+    let devices: DeviceController<Store>
+    let operations: OperationsController<Store>
+    let auth: Auth?
+    let metrics: ServiceMetrics
+    let logger: Logger
+
+    init(configuration: ServerConfiguration, store: Store, metrics: ServiceMetrics, logger: Logger) {
+        ingest = IngestController(
+            store: store, configuration: configuration, metrics: metrics, budget: InflightBudget(limit: configuration.maxInflightBytes))
+        devices = DeviceController(store: store)
+        operations = OperationsController(store: store, metrics: metrics)
+        auth =
+            configuration.apiKeys.isEmpty && configuration.readAPIKeys.isEmpty
+            ? nil
+            : Auth(
+                writeKeys: configuration.apiKeys.map { Array($0.utf8) }, readKeys: configuration.readAPIKeys.map { Array($0.utf8) },
+                openPaths: APIRoute.open(metricsAuth: configuration.metricsAuth))
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func admit(_ head: HTTPRequest) -> Admission {
+        let target = head.path ?? "/"
+        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        if let auth, let refusal = auth.check(head, path: path) {
+            return .answerAfterBody(refusal.response())
+        }
+        // HEAD is GET without the body.
+        let method = head.method == .head ? HTTPRequest.Method.get : head.method
+        var fitting: [APIRoute] = []
+        for route in APIRoute.all where route.matches(path: path) {
+            guard route.method == method else {
+                fitting.append(route)
+                continue
+            }
+            let parameter = route.parameterSegment(of: path)
+            if route == .ingest {
+                switch ingest.admit(head) {
+                case .success(let (limit, reservation)):
+                    return .serve(route, parameter: parameter, bodyLimit: limit, reservation: reservation)
+                case .failure(let refusal):
+                    return refusal.readsBody ? .answerAfterBody(refusal.error.response()) : .answerNow(refusal.error.response())
+                }
+            }
+            return .serve(route, parameter: parameter, bodyLimit: 0, reservation: 0)
+        }
+        return .answerAfterBody(fitting.isEmpty ? Fallback.notFound : Fallback.methodNotAllowed(head, path: path, routes: fitting))
+    }
+
+    func serve(_ request: Request, route: APIRoute, responder: Responder) {
+        switch route {
+        case .ingest: ingest.ingest(request, responder: responder)
+        case .latestTimestamp, .cumulativeCount, .device, .devices, .buckets: devices.serve(request, route: route, responder: responder)
+        case .health, .ready, .metrics: operations.serve(request, route: route, responder: responder)
+        default:
+            if let file = StaticFiles.file(for: route) {
+                responder.respond(file.response(to: request))
+            } else {
+                responder.respond(Fallback.notFound)
+            }
+        }
+    }
+
+    func bodyTooLarge(limit: Int) -> Response {
+        RequestChecks.payloadTooLarge(limit).response()
+    }
+
+    func release(_ reservation: Int) {
+        ingest.budget.release(reservation)
+    }
+
+    func record(_ head: HTTPRequest, route: APIRoute?, status: Int, requestID: String, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let target = head.path ?? "/"
+        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        // The matched route's template; for requests no route served (404, 405, 401), the
+        // template the path fits, or `unmatched`.
+        let template = route?.template ?? APIRoute.all.first { $0.matches(path: path) }?.template ?? "unmatched"
+        metrics.recordRequest(method: RequestLog.methodLabel(head.method), route: template, status: status, duration: elapsed)
+        RequestLog.log(logger, method: head.method, path: path, status: status, requestID: requestID, elapsed: elapsed)
+    }
+}
