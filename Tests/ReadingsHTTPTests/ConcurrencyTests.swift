@@ -27,7 +27,7 @@ import Testing
                             batches.append(Array(order[start..<min(start + size, order.count)]))
                             start += size
                         }
-                        return try await TestClient.withClient(host: "127.0.0.1", port: port) { [batches] http in
+                        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { [batches] http in
                             var acceptedHere: [Int: Int] = [:]
                             for batch in batches {
                                 let body = ingestBody("racer", batch.map { (timestamp($0, connection), UInt64($0 % 7)) })
@@ -63,7 +63,7 @@ import Testing
             let port = try #require(client.port)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                    try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { http in
                         for batch in 0..<50 {
                             let readings = (0..<20).map { (timestamp(batch * 20 + $0, 0), UInt64(3)) }
                             let body = ingestBody("consistent", readings)
@@ -72,7 +72,7 @@ import Testing
                     }
                 }
                 group.addTask {
-                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                    try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { http in
                         for _ in 0..<100 {
                             let response = try await http.execute(.init("/devices/consistent?limit=100000", method: .get))
                             guard response.status == .ok else { continue }
@@ -101,7 +101,7 @@ import Testing
             let before = Set(stride(from: 0, to: 60, by: 2).map { String(format: "fleet-%03d", $0) })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                    try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { http in
                         // New devices between the existing ones, and more batches for old ones.
                         for n in stride(from: 1, to: 60, by: 2) {
                             for id in [String(format: "fleet-%03d", n), String(format: "fleet-%03d", n - 1)] {
@@ -112,7 +112,7 @@ import Testing
                     }
                 }
                 group.addTask {
-                    try await TestClient.withClient(host: "127.0.0.1", port: port) { http in
+                    try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { http in
                         for _ in 0..<15 {
                             var seen: [String] = []
                             var uri: String? = "/devices?limit=7&prefix=fleet-"
