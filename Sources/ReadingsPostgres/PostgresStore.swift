@@ -42,7 +42,7 @@ public final class PostgresStore: ReadingStore, Service {
     /// How long a readiness probe may wait before `/ready` says no, and the pause between checks:
     /// together they bound how long `/ready` keeps saying yes after the database stopped
     /// answering (1.25 s).
-    private static let readinessTimeout = Duration.seconds(1)
+    private let readinessTimeout: Duration
     private static let readinessInterval = Duration.milliseconds(250)
 
     /// Pool figures: connections allowed, calls waiting for or holding a connection, their
@@ -64,11 +64,13 @@ public final class PostgresStore: ReadingStore, Service {
     /// see ``PostgresURL``) with at most `poolSize` connections. `schema` (created if missing)
     /// holds the tables instead of the default one: tests use one schema each. A call that has no
     /// answer after `timeout` (the database is down, stopped or unreachable) fails with
-    /// ``StorageError/unavailable(_:)`` when `timeout` has passed.
+    /// ``StorageError/unavailable(_:)`` when `timeout` has passed. `/ready` says no once a probe
+    /// of the database has waited `readinessTimeout`.
     public init(
         url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5),
-        metrics: (any MetricsFactory)? = nil, logger: Logger
+        readinessTimeout: Duration = .seconds(1), metrics: (any MetricsFactory)? = nil, logger: Logger
     ) throws {
+        self.readinessTimeout = readinessTimeout
         let location = try PostgresURL(url)
         let poolTLS: PostgresClient.Configuration.TLS
         let connectionTLS: PostgresConnection.Configuration.TLS
@@ -166,7 +168,7 @@ public final class PostgresStore: ReadingStore, Service {
             if let reachable = answer.value.withLock({ $0 }) {
                 ready.withLock { $0 = reachable }
                 probeStarted = nil
-            } else if let started = probeStarted, ContinuousClock.now - started >= PostgresStore.readinessTimeout {
+            } else if let started = probeStarted, ContinuousClock.now - started >= readinessTimeout {
                 ready.withLock { $0 = false }
             }
         }

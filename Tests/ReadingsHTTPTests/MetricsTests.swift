@@ -85,7 +85,7 @@ import Testing
         let metrics = ServiceMetrics()
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let store = try PostgresStore(
-            url: Engine.postgresURL!, poolSize: 3, schema: schema, metrics: metrics.factory, logger: quietLogger)
+            url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30), metrics: metrics.factory, logger: quietLogger)
         let app = buildApplication(
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0), store: store, services: [store], metrics: metrics,
             logger: quietLogger)

@@ -36,7 +36,11 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return (MemoryStore(), [])
         case .postgres:
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let store = try PostgresStore(url: Engine.postgresURL!, poolSize: 8, schema: schema, logger: quietLogger)
+            // Dozens of these run at once against one server: a small pool each keeps them under
+            // its connection limit, and a generous deadline keeps a loaded machine from turning
+            // slow answers into 503s or a flapping /ready (both are tested on a private cluster).
+            let store = try PostgresStore(
+                url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30), logger: quietLogger)
             return (store, [store])
         }
     }
