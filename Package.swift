@@ -111,6 +111,20 @@ let package = Package(
             path: "Benchmarks/StorageBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The HTTP path without sockets, allocations counted per request (Benchmarks/README.md).
+        .executableTarget(
+            name: "HTTPBenchmarks",
+            dependencies: [
+                "ReadingsHTTP",
+                "ReadingsStorage",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/HTTPBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "StorageFigures",
             dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads", "ReadingsTestSupport"],

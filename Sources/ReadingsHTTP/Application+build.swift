@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import ReadingsStorage
 import ServiceLifecycle
 import UnixSignals
@@ -51,4 +52,15 @@ public func buildApplication(
     let api = API(configuration: configuration, store: store, metrics: metrics, logger: logger)
     let server = HTTPServer(configuration: configuration, api: api, logger: logger)
     return Application(server: server, services: services, logger: logger)
+}
+
+/// The server's handlers for one connection, on `channel`: what the server installs on each
+/// connection it accepts. For benchmarks that drive the HTTP path without sockets (an
+/// `EmbeddedChannel`).
+public func installHTTPHandlers(
+    on channel: any Channel, configuration: ServerConfiguration, store: some ReadingStore,
+    metrics: ServiceMetrics = ServiceMetrics(), logger: Logger
+) throws {
+    let api = API(configuration: configuration, store: store, metrics: metrics, logger: logger)
+    try HTTPServer.configure(channel.pipeline.syncOperations, configuration: configuration, api: api, logger: logger)
 }

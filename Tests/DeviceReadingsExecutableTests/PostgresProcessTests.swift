@@ -133,9 +133,15 @@ final class TestCluster: Sendable {
         try start()
     }
 
+    /// Starts the server; a start that fails says why with the end of the server's log.
     func start() throws {
-        try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
-                           "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+        do {
+            try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
+                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+        } catch let error as TestClusterError {
+            let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
+            throw TestClusterError(message: error.message + "\nserver log:\n" + log.suffix(2000))
+        }
     }
 
     func stop() throws {

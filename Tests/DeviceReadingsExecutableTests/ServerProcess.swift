@@ -53,9 +53,11 @@ final class ServerProcess: @unchecked Sendable {
         throw ServerError.timeout
     }
 
-    /// Sends one HTTP/1.1 request over a fresh loopback connection; returns status and body.
+    /// Sends one HTTP/1.1 request over a fresh loopback connection; returns status and body. The
+    /// blocking socket calls run on a thread of their own: on the few threads of the concurrency
+    /// pool, dozens of tests polling servers at once would starve every other test.
     func request(_ method: String, _ path: String, body: String? = nil, prefer: String? = nil) async throws -> (Int, String) {
-        try requestBlocking(method, path, body: body, prefer: prefer)
+        try await onThreadOfItsOwn { try self.requestBlocking(method, path, body: body, prefer: prefer) }
     }
 
     /// ``request(_:_:body:prefer:)`` for callers on threads of their own (it blocks in socket calls).

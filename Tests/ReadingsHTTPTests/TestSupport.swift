@@ -56,6 +56,9 @@ func withApp<T: Sendable>(
     _ body: @Sendable (any TestClientProtocol) async throws -> T
 ) async throws -> T {
     var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+    // Clients here may wait long between requests when the whole suite runs on two cores; the
+    // idle timeout is tested on the binary (LimitsProcessTests).
+    configuration.idleTimeout = .seconds(600)
     configure(&configuration)
     let (store, services) = try engine.makeStore()
     let app = buildApplication(configuration: configuration, store: store, services: services, logger: quietLogger)

@@ -53,19 +53,7 @@ final class HTTPServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderFieldSize = configuration.maxHeaderSize
-                    limits.maxHeaderListSize = configuration.maxHeaderSize
-                    let pipeline = channel.pipeline.syncOperations
-                    try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-                    try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                    if let timeout = configuration.requestTimeout {
-                        try pipeline.addHandler(RequestTimeoutHandler(timeout: TimeAmount(timeout)))
-                    }
-                    try pipeline.addHandler(
-                        HTTPConnectionHandler(api: api, idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }, logger: logger))
+                    try HTTPServer.configure(channel.pipeline.syncOperations, configuration: configuration, api: api, logger: logger)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
@@ -81,6 +69,28 @@ final class HTTPServer: Service, Sendable {
             quiesce.initiateShutdown(promise: stopped)
         }
         try? await stopped.futureResult.get()
+    }
+}
+
+extension HTTPServer {
+    /// A connection's handlers: NIO's HTTP/1.1 codec (head limits, pipelining, a 400 for what
+    /// does not parse), the HTTP types codec, the request timeout, and the connection handler.
+    static func configure(
+        _ pipeline: ChannelPipeline.SynchronousOperations, configuration: ServerConfiguration, api: any RequestHandling,
+        logger: Logger
+    ) throws {
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderFieldSize = configuration.maxHeaderSize
+        limits.maxHeaderListSize = configuration.maxHeaderSize
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        if let timeout = configuration.requestTimeout {
+            try pipeline.addHandler(RequestTimeoutHandler(timeout: TimeAmount(timeout)))
+        }
+        try pipeline.addHandler(
+            HTTPConnectionHandler(api: api, idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }, logger: logger))
     }
 }
 
