@@ -119,12 +119,22 @@ import Testing
         let server = try ServerProcess()
         try await server.waitUntilServing()
         // A request whose head and half its body the server has already read when the signal
-        // arrives still gets its full answer; then the process exits with status 0.
+        // arrives still gets its full answer; meanwhile new connections are refused and an idle
+        // one is closed; then the process exits with status 0.
         let body = Array(#"{"id":"inflight","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":7}]}"#.utf8)
+        let idle = try server.connect()
         let connection = try server.connect()
         connection.send(Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body[..<20])
         try await connection.waitUntilServerHasRead()
         kill(server.process.processIdentifier, signal)
+        #expect(LimitsProcessTests.isClosed(idle, within: .seconds(10)), "an idle connection stayed open while draining")
+        let refusedBy = ContinuousClock.now + .seconds(10)
+        var refused = false
+        while !refused && ContinuousClock.now < refusedBy {
+            refused = (try? server.connect()) == nil
+            if !refused { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(refused, "new connections were still accepted while draining")
         connection.send(Array(body[20...]))
         let response = connection.receiveResponse()
         #expect(response.hasPrefix("HTTP/1.1 202"))
