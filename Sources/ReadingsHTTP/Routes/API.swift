@@ -32,19 +32,20 @@ struct API<Store: ReadingStore>: RequestHandling {
 
     func admit(_ head: HTTPRequest) -> Admission {
         let target = head.path ?? "/"
-        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
         if let auth, let refusal = auth.check(head, path: path) {
             return .answerAfterBody(refusal.response())
         }
         // HEAD is GET without the body.
         let method = head.method == .head ? HTTPRequest.Method.get : head.method
         var fitting: [APIRoute] = []
-        for route in APIRoute.all where route.matches(path: path) {
+        let split = APIRoute.Path(path)
+        for route in APIRoute.all where route.matches(split) {
             guard route.method == method else {
                 fitting.append(route)
                 continue
             }
-            let parameter = route.parameterSegment(of: path)
+            let parameter = route.parameterSegment(of: split)
             if route == .ingest {
                 switch ingest.admit(head) {
                 case .success(let (limit, reservation)):
@@ -83,7 +84,7 @@ struct API<Store: ReadingStore>: RequestHandling {
     func record(_ head: HTTPRequest, route: APIRoute?, status: Int, requestID: String, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let target = head.path ?? "/"
-        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
         // The matched route's template; for requests no route served (404, 405, 401), the
         // template the path fits, or `unmatched`.
         let template = route?.template ?? APIRoute.all.first { $0.matches(path: path) }?.template ?? "unmatched"

@@ -4,31 +4,62 @@ import HTTPTypes
 /// them, and the 405 `Allow` header are all derived from it, so they cannot disagree.
 struct APIRoute: Hashable, Sendable {
     /// The method served.
-    var method: HTTPRequest.Method
+    let method: HTTPRequest.Method
     /// The path template as the contract writes it, e.g. `/devices/{id}/latest_timestamp`.
-    var template: String
+    let template: String
+    /// The template's segments, split once: a literal's bytes, or nil for the `{id}` parameter.
+    private let segments: [[UInt8]?]
+
+    init(method: HTTPRequest.Method, template: String) {
+        self.method = method
+        self.template = template
+        segments = template.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { segment in
+            segment.first == UInt8(ascii: "{") ? nil : Array(segment)
+        }
+    }
+
+    static func == (a: APIRoute, b: APIRoute) -> Bool { a.method == b.method && a.template == b.template }
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(method)
+        hasher.combine(template)
+    }
 
     /// "METHOD /path/{param}".
     var description: String { "\(method.rawValue) \(template)" }
 
+    /// A request path split into its segments once, for matching against every route.
+    struct Path {
+        let segments: [Substring.UTF8View.SubSequence]
+
+        init(_ path: Substring) {
+            segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        }
+    }
+
     /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method. Every
     /// segment counts, empty ones included: `/devices//latest_timestamp` fits no route.
-    func matches(path: Substring) -> Bool {
-        let want = template.split(separator: "/", omittingEmptySubsequences: false)
-        let have = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard want.count == have.count else { return false }
-        return zip(want, have).allSatisfy { pattern, segment in
-            pattern.hasPrefix("{") ? !segment.isEmpty : pattern == segment
+    func matches(_ path: Path) -> Bool {
+        guard segments.count == path.segments.count else { return false }
+        for (pattern, segment) in zip(segments, path.segments) {
+            if let literal = pattern {
+                guard literal.elementsEqual(segment) else { return false }
+            } else if segment.isEmpty {
+                return false
+            }
         }
+        return true
+    }
+
+    /// ``matches(_:)`` for a path not split yet.
+    func matches(path: Substring) -> Bool {
+        matches(Path(path))
     }
 
     /// The segment of `path` (which fits the template) in the place of the template's `{id}`;
     /// empty when the template has none.
-    func parameterSegment(of path: Substring) -> Substring {
-        guard let index = template.split(separator: "/", omittingEmptySubsequences: false).firstIndex(where: { $0.hasPrefix("{") })
-        else { return "" }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        return index < segments.count ? segments[index] : ""
+    func parameterSegment(of path: Path) -> Substring {
+        guard let index = segments.firstIndex(where: { $0 == nil }), index < path.segments.count else { return "" }
+        return Substring(path.segments[index])
     }
 
     static let ingest = APIRoute(method: .post, template: "/ingest")

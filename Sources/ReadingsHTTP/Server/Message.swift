@@ -18,7 +18,7 @@ struct Request: Sendable {
         self.head = head
         self.body = body
         let target = head.path ?? "/"
-        if let mark = target.firstIndex(of: "?") {
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             path = target[..<mark]
             query = target[target.index(after: mark)...]
         } else {
