@@ -126,18 +126,34 @@ final class TestCluster: Sendable {
     init() throws {
         bin = try #require(TestCluster.binaries)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-pg-\(UUID().uuidString)").path
-        port = ServerProcess.freePort()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = try ServerProcess.runTool("/bin/chown", ["postgres", directory])
-        try run("initdb", ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-locale"])
-        try start()
+        try TestCluster.run("initdb", ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-locale"], bin: bin)
+        // A port free a moment ago may be taken by another test's server meanwhile: a start
+        // that fails is tried again on another port.
+        var chosen = 0
+        for attempt in 1...3 {
+            chosen = ServerProcess.freePort()
+            do {
+                try TestCluster.start(directory: directory, port: chosen, bin: bin)
+                break
+            } catch where attempt < 3 {
+                continue
+            }
+        }
+        port = chosen
+    }
+
+    /// Starts the server again (after ``stop()``), on its port.
+    func start() throws {
+        try TestCluster.start(directory: directory, port: port, bin: bin)
     }
 
     /// Starts the server; a start that fails says why with the end of the server's log.
-    func start() throws {
+    private static func start(directory: String, port: Int, bin: String) throws {
         do {
             try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
-                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start"], bin: bin)
         } catch let error as TestClusterError {
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
             throw TestClusterError(message: error.message + "\nserver log:\n" + log.suffix(2000))
@@ -153,8 +169,12 @@ final class TestCluster: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// Runs a PostgreSQL tool as the postgres user when we are root (initdb refuses root).
     private func run(_ tool: String, _ arguments: [String]) throws {
+        try TestCluster.run(tool, arguments, bin: bin)
+    }
+
+    /// Runs a PostgreSQL tool as the postgres user when we are root (initdb refuses root).
+    private static func run(_ tool: String, _ arguments: [String], bin: String) throws {
         let result = getuid() == 0
             ? try ServerProcess.runTool("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
