@@ -34,7 +34,6 @@ final class PrivatePostgresCluster: Sendable {
     init(addresses: [String] = ["127.0.0.1"], settings: [String] = [], prepare: (String) throws -> Void = { _ in }) throws {
         bin = try #require(PrivatePostgresCluster.binaries, "PostgreSQL is not installed (apt-get install postgresql)")
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-pgfault-\(UUID().uuidString.prefix(8))").path
-        port = ServerProcess.freePort()
         password = "pw-\(UUID().uuidString.prefix(12))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try password.write(toFile: "\(directory)/pwfile", atomically: true, encoding: .utf8)
@@ -50,9 +49,26 @@ final class PrivatePostgresCluster: Sendable {
         try hba.close()
         try prepare("\(directory)/data")
         try chownToPostgres("\(directory)/data", recursive: true)
-        let options = ["-p \(port)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off"]
-            + settings.map { "-c \($0)" }
-        try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"])
+        // A port free a moment ago may be taken by another test meanwhile: a start that fails
+        // is tried again on another port, and the last failure says why with the server's log.
+        var chosen = 0
+        for attempt in 1...3 {
+            chosen = ServerProcess.freePort()
+            let options = ["-p \(chosen)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off"]
+                + settings.map { "-c \($0)" }
+            do {
+                try PrivatePostgresCluster.run(
+                    "pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"],
+                    bin: bin)
+                break
+            } catch let error as TestClusterError where attempt == 3 {
+                let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
+                throw TestClusterError(message: error.message + "\nserver log:\n" + log.suffix(2000))
+            } catch {
+                continue
+            }
+        }
+        port = chosen
     }
 
     /// A cluster with TLS on (and plain text still allowed), with a self-signed certificate
@@ -172,6 +188,11 @@ final class PrivatePostgresCluster: Sendable {
     /// Runs a PostgreSQL program, as the postgres user when we are root; returns its output.
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
+        try PrivatePostgresCluster.run(tool, arguments, bin: bin)
+    }
+
+    @discardableResult
+    private static func run(_ tool: String, _ arguments: [String], bin: String) throws -> String {
         let result = getuid() == 0
             ? try ServerProcess.runTool("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)

@@ -78,7 +78,9 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for the process to exit; returns its exit status.
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async throws -> Int32 {
-        kill(process.processIdentifier, signal)
+        // Only while it runs: once reaped, its PID may already belong to another process (PIDs
+        // wrap at 32,768 here, and the suite starts thousands of processes and threads).
+        if process.isRunning { kill(process.processIdentifier, signal) }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
