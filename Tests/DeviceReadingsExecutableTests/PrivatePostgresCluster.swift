@@ -37,8 +37,8 @@ final class PrivatePostgresCluster: Sendable {
         password = "pw-\(UUID().uuidString.prefix(12))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try password.write(toFile: "\(directory)/pwfile", atomically: true, encoding: .utf8)
-        try chownToPostgres(directory, recursive: true)
-        try run("initdb", [
+        try PrivatePostgresCluster.chown(directory, recursive: true)
+        try PrivatePostgresCluster.run("initdb", bin: bin, [
             "-D", "\(directory)/data", "-U", "postgres", "--pwfile=\(directory)/pwfile", "--auth-local=trust",
             "--auth-host=scram-sha-256", "--no-locale", "-E", "UTF8",
         ])
@@ -48,7 +48,7 @@ final class PrivatePostgresCluster: Sendable {
         try hba.write(contentsOf: Data("host all all 127.0.0.0/8 scram-sha-256\n".utf8))
         try hba.close()
         try prepare("\(directory)/data")
-        try chownToPostgres("\(directory)/data", recursive: true)
+        try PrivatePostgresCluster.chown("\(directory)/data", recursive: true)
         // A port free a moment ago may be taken by another test meanwhile: a start that fails
         // is tried again on another port, and the last failure says why with the server's log.
         var chosen = 0
@@ -58,8 +58,7 @@ final class PrivatePostgresCluster: Sendable {
                 + settings.map { "-c \($0)" }
             do {
                 try PrivatePostgresCluster.run(
-                    "pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"],
-                    bin: bin)
+                    "pg_ctl", bin: bin, ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"])
                 break
             } catch let error as TestClusterError where attempt == 3 {
                 let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
@@ -180,6 +179,10 @@ final class PrivatePostgresCluster: Sendable {
 
     /// Gives `path` to the postgres user when we are root, since the server runs as that user.
     func chownToPostgres(_ path: String, recursive: Bool = false) throws {
+        try PrivatePostgresCluster.chown(path, recursive: recursive)
+    }
+
+    static func chown(_ path: String, recursive: Bool = false) throws {
         guard getuid() == 0 else { return }
         let result = try ServerProcess.runTool("/bin/chown", (recursive ? ["-R"] : []) + ["postgres", path])
         guard result.status == 0 else { throw TestClusterError(message: "chown failed: \(result.output)") }
@@ -188,11 +191,11 @@ final class PrivatePostgresCluster: Sendable {
     /// Runs a PostgreSQL program, as the postgres user when we are root; returns its output.
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
-        try PrivatePostgresCluster.run(tool, arguments, bin: bin)
+        try PrivatePostgresCluster.run(tool, bin: bin, arguments)
     }
 
     @discardableResult
-    private static func run(_ tool: String, _ arguments: [String], bin: String) throws -> String {
+    private static func run(_ tool: String, bin: String, _ arguments: [String]) throws -> String {
         let result = getuid() == 0
             ? try ServerProcess.runTool("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
