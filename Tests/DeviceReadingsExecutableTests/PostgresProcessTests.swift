@@ -149,11 +149,15 @@ final class TestCluster: Sendable {
         try TestCluster.start(directory: directory, port: port, bin: bin)
     }
 
-    /// Starts the server; a start that fails says why with the end of the server's log.
+    /// Starts the server; a start that fails says why with the end of the server's log. The
+    /// server inherits the test process's open descriptors (sockets of tests running beside it)
+    /// and counts only up to `max_files_per_process` of them: raised, so that it starts whatever
+    /// else is open.
     private static func start(directory: String, port: Int, bin: String) throws {
         do {
             try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
-                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off", "start"], bin: bin)
+                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_files_per_process=10000", "start"],
+                bin: bin)
         } catch let error as TestClusterError {
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
             throw TestClusterError(message: error.message + "\nserver log:\n" + log.suffix(2000))

@@ -54,7 +54,10 @@ final class PrivatePostgresCluster: Sendable {
         var chosen = 0
         for attempt in 1...3 {
             chosen = ServerProcess.freePort()
-            let options = ["-p \(chosen)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off"]
+            let options = ["-p \(chosen)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off",
+                // It inherits the test process's open descriptors and counts only up to this
+                // many: raised, so that it starts whatever else the tests have open.
+                "-c max_files_per_process=10000"]
                 + settings.map { "-c \($0)" }
             do {
                 try PrivatePostgresCluster.run(

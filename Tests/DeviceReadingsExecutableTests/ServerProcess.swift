@@ -40,6 +40,8 @@ final class ServerProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        // The child has its own copy; ours would stay open for the life of the test process.
+        try? output.close()
     }
 
     /// Waits until `/health` answers (or the process exits), for at most `timeout`.
@@ -139,7 +141,8 @@ final class RawConnection {
 
     init(port: Int) throws {
         serverPort = port
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: servers and databases the tests start must not inherit it.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.fd = fd
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

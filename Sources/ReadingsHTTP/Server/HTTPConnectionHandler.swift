@@ -164,7 +164,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         var response = response
         response.headers[.requestID] = exchange.requestID
         let isHead = exchange.head.method == .head
-        response.headers[.contentLength] = String(response.body.readableBytes)
+        // A 304 or 204 has no body and states no length (a 304's would be the full file's).
+        if response.status != .notModified && response.status != .noContent {
+            response.headers[.contentLength] = String(response.body.readableBytes)
+        }
         let close = exchange.closeAfterAnswer || exchange.head.headerFields[.connection]?.lowercased() == "close"
         if close { response.headers[.connection] = "close" }
         api.record(exchange.head, route: exchange.route, status: response.status.code, requestID: exchange.requestID, since: exchange.start)
