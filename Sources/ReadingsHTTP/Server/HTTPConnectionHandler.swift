@@ -86,23 +86,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         switch unwrapInboundIn(data) {
         case .head(let head):
             receiveHead(head, context: context)
-        case .body(let part):
-            guard var exchange, !exchange.answered else { return }
-            guard exchange.bodyLimit > 0, exchange.pendingAnswer == nil else { return }
-            if (exchange.body?.readableBytes ?? 0) + part.readableBytes > exchange.bodyLimit {
+        case .body(var part):
+            // Read through `exchange?` rather than a copy of it: a copy would share the body's
+            // storage and make every append copy the whole body gathered so far.
+            guard exchange?.answered == false, let limit = exchange?.bodyLimit, limit > 0, exchange?.pendingAnswer == nil
+            else { return }
+            if (exchange?.body?.readableBytes ?? 0) + part.readableBytes > limit {
                 // A chunked body (or one longer than declared) past the limit: answered now,
                 // the rest is not read.
-                self.exchange = exchange
-                answerAndClose(api.bodyTooLarge(limit: exchange.bodyLimit))
+                answerAndClose(api.bodyTooLarge(limit: limit))
                 return
             }
-            if exchange.body == nil {
-                exchange.body = part
+            if exchange?.body == nil {
+                exchange?.body = part
             } else {
-                var part = part
-                exchange.body!.writeBuffer(&part)
+                exchange?.body?.writeBuffer(&part)
             }
-            self.exchange = exchange
         case .end:
             guard let exchange, !exchange.answered else { return }
             if let answer = exchange.pendingAnswer {
