@@ -200,7 +200,12 @@ final class PrivatePostgresCluster: Sendable {
     @discardableResult
     private static func run(_ tool: String, bin: String, _ arguments: [String]) throws -> String {
         let result = getuid() == 0
-            ? try ServerProcess.runTool("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
+            // A server started from here would inherit the test process's open descriptors,
+            // which under the full suite come near the descriptor limit: they are closed first.
+            ? try ServerProcess.runTool(
+                "/usr/bin/python3",
+                ["-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
+                 "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
         guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
         return result.output
