@@ -65,10 +65,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -130,11 +127,12 @@ let package = Package(
             dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads", "ReadingsTestSupport"],
             path: "Benchmarks/StorageFigures"
         ),
-        // Hummingbird alone, answering a constant body: the framework's ceiling (scripts/bench-ceiling.sh).
+        // SwiftNIO alone, answering a constant body: the stack's ceiling (scripts/bench-ceiling.sh).
         .executableTarget(
             name: "http-ceiling",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/HTTPCeiling"
@@ -154,6 +152,7 @@ let package = Package(
                 "ReadingsPostgres",
                 "ReadingsTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CompressNIO", package: "compress-nio"),

@@ -3,8 +3,9 @@
 # and workload, alternating in one run; medians of ROUNDS rounds:
 # - nginx answering every POST /ingest with a constant body (no parsing, no storage): what any
 #   server can reach here with the client sharing the cores;
-# - http-ceiling (Benchmarks/HTTPCeiling): Hummingbird alone, reading the body and answering the
-#   same constant body: what a server on this framework can reach, before any work of its own.
+# - http-ceiling (Benchmarks/HTTPCeiling): SwiftNIO alone (its HTTP/1.1 decoder and one handler),
+#   reading the body and answering the same constant body: what a server on this stack can
+#   reach, before any work of its own;
 # - http-ceiling again, answering what this server answers when that body comes again (every
 #   reading a duplicate, the longest common answer): the kit replays its bodies once a server
 #   has sent them all, which this server does within 8 s at 100 and 1000 readings per request.
@@ -62,20 +63,18 @@ mkdir -p "$OUT/nginx"
 for batch in $BATCHES; do
   capture_answer "$batch"
   for round in $(seq "$ROUNDS"); do
-    for server in nginx hummingbird hummingbird-repeat seed-node ours; do
+    for server in nginx nio nio-repeat seed-node ours; do
       port=$((18100 + RANDOM % 800))
       case $server in
         ours) .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$! ;;
-        hummingbird*) answer=answer; [ $server = hummingbird-repeat ] && answer=repeat
-          # The allocator thresholds the service sets for itself at start (Entrypoint.swift).
-          MALLOC_MMAP_THRESHOLD_=4194304 MALLOC_TRIM_THRESHOLD_=16777216 \
-          .build/release/http-ceiling $port "$OUT/nginx/$answer-b$batch.json" > /dev/null 2>&1 & pid=$! ;;
+        nio*) answer=answer; [ $server = nio-repeat ] && answer=repeat
+          .build/release/http-ceiling $port 202 "$OUT/nginx/$answer-b$batch.json" > /dev/null 2>&1 & pid=$! ;;
         seed-node) node "$BENCH/peers/seed-node/server.js" $port > /dev/null 2>&1 & pid=$! ;;
         nginx) write_nginx_conf $port "$batch"; "$NGINX" -c "$OUT/nginx/nginx.conf" -g 'daemon off;' > /dev/null 2>&1 & pid=$! ;;
       esac
       wait_port $port
       # The ceilings store nothing, so the kit's count check cannot pass for them: throughput only.
-      verify=0; case $server in nginx|hummingbird*) verify=1 ;; esac
+      verify=0; case $server in nginx|nio*) verify=1 ;; esac
       NOVERIFY=$verify SERVER_PIDS=$pid TAG=$server "$BENCH/run-ingest.sh" http://127.0.0.1:$port regular "$batch" "$SECS" > "$OUT/run.out" 2>&1 || true
       python3 scripts/bench-summary.py "$server" < "$OUT/run.out" | tee -a "$OUT/all.txt"
       stop_pid $pid
@@ -85,21 +84,28 @@ done
 echo
 python3 - "$OUT/all.txt" $BATCHES <<'PY'
 import re, statistics, sys
-rates = {}
+rates, cpus = {}, {}
 for line in open(sys.argv[1]):
     m = re.match(r"(\S+)\s+batch=(\S+)\s+readings/s=(\d+)", line)
     if m: rates.setdefault((m.group(2), m.group(1)), []).append(int(m.group(3)))
+    c = re.search(r"server_cpu_us_per_reading=([0-9.]+)", line)
+    if m and c: cpus.setdefault((m.group(2), m.group(1)), []).append(float(c.group(1)))
 print("medians (readings/s):")
 for batch in sys.argv[2:]:
-    med = {k: statistics.median(rates[(batch, k)]) for k in ("nginx", "hummingbird", "hummingbird-repeat", "seed-node", "ours") if (batch, k) in rates}
+    med = {k: statistics.median(rates[(batch, k)]) for k in ("nginx", "nio", "nio-repeat", "seed-node", "ours") if (batch, k) in rates}
     line = f"batch={batch:<5}" + "".join(f" {k}={v:>11,.0f}" for k, v in med.items())
     if "nginx" in med and "seed-node" in med:
         line += f"  nginx/seed-node={med['nginx'] / med['seed-node']:.2f}x"
-    if "hummingbird" in med and "seed-node" in med:
-        line += f"  hummingbird/seed-node={med['hummingbird'] / med['seed-node']:.2f}x"
-    if "hummingbird-repeat" in med and "seed-node" in med:
-        line += f"  hummingbird-repeat/seed-node={med['hummingbird-repeat'] / med['seed-node']:.2f}x"
+    for ceiling in ("nio", "nio-repeat"):
+        if ceiling in med and "seed-node" in med:
+            line += f"  {ceiling}/seed-node={med[ceiling] / med['seed-node']:.2f}x"
     if "ours" in med and "seed-node" in med:
-        line += f"  ours/seed-node={med['ours'] / med['seed-node']:.2f}x  ours/nginx={med['ours'] / med['nginx']:.2f}x"
+        line += f"  ours/seed-node={med['ours'] / med['seed-node']:.2f}x  ours/nginx={med['ours'] / med['nginx']:.2f}x  ours/nio={med['ours'] / med['nio']:.2f}x"
     print(line)
+    cpu = {k: statistics.median(cpus[(batch, k)]) for k in ("nginx", "nio", "seed-node", "ours") if (batch, k) in cpus}
+    if cpu:
+        line = f"batch={batch:<5} server CPU µs per reading:" + "".join(f" {k}={v:.2f}" for k, v in cpu.items())
+        if "ours" in cpu and "seed-node" in cpu:
+            line += f"  ours/seed-node={cpu['ours'] / cpu['seed-node']:.2f}x"
+        print(line)
 PY

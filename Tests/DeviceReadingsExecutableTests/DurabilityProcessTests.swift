@@ -343,12 +343,6 @@ import Testing
 
     // MARK: - Helpers
 
-    private func temporaryDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-durability-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
     /// Ingests `perDevice` readings per device in batches of 40, out of time order, with a few
     /// duplicates; checks the answers.
     private func ingestKnownSet(_ server: ServerProcess, ids: [String], perDevice: Int) async throws {

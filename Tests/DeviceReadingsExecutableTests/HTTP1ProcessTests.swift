@@ -44,6 +44,88 @@ import Glibc
         #expect(try await server.stop() == 0)
     }
 
+    /// With the journal, an ingest is answered from its group commit, after the requests behind
+    /// it have been read: they wait, and are answered in order once it is.
+    @Test func pipelinedRequestsWaitForAnAnswerFromTheJournal() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess(arguments: ["--data-dir", directory.path, "--sync", "always"])
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let connection = try server.connect()
+        var bytes: [UInt8] = []
+        for second in 0..<20 {
+            bytes += Self.post(Self.ingest("journaled", second: second, count: second))
+            bytes += Array("GET /devices/journaled/cumulative_count HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        }
+        connection.send(bytes)
+        var reader = ResponseReader(connection)
+        for second in 0..<20 {
+            #expect(try reader.next().status == 202)
+            // Each read sees every ingest before it, and none after.
+            #expect(try reader.next().body == #"{"cumulative_count":\#((0...second).reduce(0, +))}"#)
+        }
+        #expect(try await server.stop() == 0)
+    }
+
+    @Test func http10ClosesUnlessAskedToKeepAlive() async throws {
+        let server = try ServerProcess()
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let kept = try server.connect()
+        var keptReader = ResponseReader(kept)
+        for _ in 0..<2 {
+            kept.send(Array("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".utf8))
+            let answer = try keptReader.next()
+            #expect(answer.status == 200)
+            #expect(answer.header("connection") == nil)
+        }
+        #expect(!LimitsProcessTests.isClosed(kept, within: .milliseconds(200)))
+        let closed = try server.connect()
+        closed.send(Array("GET /health HTTP/1.0\r\n\r\n".utf8))
+        var closedReader = ResponseReader(closed)
+        let answer = try closedReader.next()
+        #expect(answer.status == 200)
+        #expect(answer.header("connection")?.lowercased() == "close")
+        #expect(LimitsProcessTests.isClosed(closed, within: .seconds(5)))
+        #expect(try await server.stop() == 0)
+    }
+
+    @Test func absoluteFormTargetsAreServedByTheirPath() async throws {
+        let server = try ServerProcess()
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        let connection = try server.connect()
+        connection.send(Self.post(Self.ingest("absolute", second: 4, count: 3)))
+        var reader = ResponseReader(connection)
+        #expect(try reader.next().status == 202)
+        connection.send(Array("GET http://x/devices/absolute/cumulative_count HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(try reader.next().body == #"{"cumulative_count":3}"#)
+        connection.send(Array("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(try reader.next().status == 200)  // the dashboard, at /
+        #expect(try await server.stop() == 0)
+    }
+
+    @Test func whatDoesNotParseIs400AndClosedAndTheServerStillServes() async throws {
+        let server = try ServerProcess()
+        defer { _ = try? server.process.terminate() }
+        try await server.waitUntilServing()
+        for garbage in ["NOT HTTP AT ALL\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "GET /he alth HTTP/1.1\r\n\r\n"] {
+            let connection = try server.connect()
+            connection.send(Array(garbage.utf8))
+            var reader = ResponseReader(connection)
+            let answer = try reader.next()
+            #expect(answer.status == 400, "\(garbage)")
+            #expect(answer.header("connection")?.lowercased() == "close")
+            #expect(LimitsProcessTests.isClosed(connection, within: .seconds(5)))
+        }
+        let connection = try server.connect()
+        connection.send(Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        var reader = ResponseReader(connection)
+        #expect(try reader.next().status == 200)
+        #expect(try await server.stop() == 0)
+    }
+
     @Test func expectContinueIsAnsweredBeforeTheBodyAndRefusalsComeAtOnce() async throws {
         let server = try ServerProcess(arguments: ["--max-body-size", "4096"])
         defer { _ = try? server.process.terminate() }

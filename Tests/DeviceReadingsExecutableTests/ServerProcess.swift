@@ -236,3 +236,10 @@ func readProcFile(_ path: String) -> String {
     }
     return String(decoding: data, as: UTF8.self)
 }
+
+/// A new, empty directory under the system's temporary directory (for a server's `--data-dir`).
+func temporaryDirectory() throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-process-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+}

@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import ReadingsHTTP
@@ -28,9 +29,15 @@ struct RequestChecksTests {
 
     @Test("new request ids are 32 lower-case hex digits and do not repeat")
     func newRequestIDs() {
-        let ids = (0..<10_000).map { _ in RequestIDs.requestID(nil) }
+        let ids = (0..<10_000).map { _ in RequestID(given: nil).description }
         #expect(Set(ids).count == ids.count)
         #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
-        #expect(RequestIDs.requestID("client-id-1") == "client-id-1")
+        #expect(RequestID(given: "client-id-1").description == "client-id-1")
+        #expect(RequestID(given: "has space").description != "has space")
+        // Written into a response as it reads.
+        let id = RequestID(given: nil)
+        var buffer = ByteBuffer()
+        id.write(into: &buffer)
+        #expect(String(buffer: buffer) == id.description)
     }
 }

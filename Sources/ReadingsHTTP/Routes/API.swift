@@ -1,6 +1,6 @@
-import HTTPTypes
 import Logging
 import NIOCore
+import NIOHTTP1
 import ReadingsStorage
 
 /// The one router: every request's head is admitted here (key, route, the route's own head
@@ -30,14 +30,12 @@ struct API<Store: ReadingStore>: RequestHandling {
         self.logger = logger
     }
 
-    func admit(_ head: HTTPRequest) -> Admission {
-        let target = head.path ?? "/"
-        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
+    func admit(_ head: HTTPRequestHead, path: Substring) -> Admission {
         if let auth, let refusal = auth.check(head, path: path) {
             return .answerAfterBody(refusal.response())
         }
         // HEAD is GET without the body.
-        let method = head.method == .head ? HTTPRequest.Method.get : head.method
+        let method = head.method == .HEAD ? HTTPMethod.GET : head.method
         var fitting: [APIRoute] = []
         let split = APIRoute.Path(path)
         for route in APIRoute.all where route.matches(split) {
@@ -48,13 +46,13 @@ struct API<Store: ReadingStore>: RequestHandling {
             let parameter = route.parameterSegment(of: split)
             if route == .ingest {
                 switch ingest.admit(head) {
-                case .success(let (limit, reservation)):
-                    return .serve(route, parameter: parameter, bodyLimit: limit, reservation: reservation)
+                case .success(let body):
+                    return .serve(route, parameter: parameter, body: body)
                 case .failure(let refusal):
                     return refusal.readsBody ? .answerAfterBody(refusal.error.response()) : .answerNow(refusal.error.response())
                 }
             }
-            return .serve(route, parameter: parameter, bodyLimit: 0, reservation: 0)
+            return .serve(route, parameter: parameter, body: Admission.Body())
         }
         return .answerAfterBody(fitting.isEmpty ? Fallback.notFound : Fallback.methodNotAllowed(head, path: path, routes: fitting))
     }
@@ -81,14 +79,12 @@ struct API<Store: ReadingStore>: RequestHandling {
         ingest.budget.release(reservation)
     }
 
-    func record(_ head: HTTPRequest, route: APIRoute?, status: Int, requestID: String, since start: ContinuousClock.Instant) {
-        let elapsed = ContinuousClock.now - start
-        let target = head.path ?? "/"
-        let path = target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[..<$0] } ?? target[...]
+    func record(method: HTTPMethod, path: Substring, route: APIRoute?, status: Int, requestID: RequestID, since start: NIODeadline) {
+        let elapsed = Duration.nanoseconds((NIODeadline.now() - start).nanoseconds)
         // The matched route's template; for requests no route served (404, 405, 401), the
         // template the path fits, or `unmatched`.
         let template = route?.template ?? APIRoute.all.first { $0.matches(path: path) }?.template ?? "unmatched"
-        metrics.recordRequest(method: RequestLog.methodLabel(head.method), route: template, status: status, duration: elapsed)
-        RequestLog.log(logger, method: head.method, path: path, status: status, requestID: requestID, elapsed: elapsed)
+        metrics.recordRequest(method: RequestLog.methodLabel(method), route: template, status: status, duration: elapsed)
+        RequestLog.log(logger, method: method, path: path, status: status, requestID: requestID, elapsed: elapsed)
     }
 }

@@ -1,16 +1,16 @@
-import HTTPTypes
+import NIOHTTP1
 
 /// The catalogue of every route the server serves: registration, the helpful 404 that lists
 /// them, and the 405 `Allow` header are all derived from it, so they cannot disagree.
 struct APIRoute: Hashable, Sendable {
     /// The method served.
-    let method: HTTPRequest.Method
+    let method: HTTPMethod
     /// The path template as the contract writes it, e.g. `/devices/{id}/latest_timestamp`.
     let template: String
     /// The template's segments, split once: a literal's bytes, or nil for the `{id}` parameter.
     private let segments: [[UInt8]?]
 
-    init(method: HTTPRequest.Method, template: String) {
+    init(method: HTTPMethod, template: String) {
         self.method = method
         self.template = template
         segments = template.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { segment in
@@ -20,7 +20,7 @@ struct APIRoute: Hashable, Sendable {
 
     static func == (a: APIRoute, b: APIRoute) -> Bool { a.method == b.method && a.template == b.template }
     func hash(into hasher: inout Hasher) {
-        hasher.combine(method)
+        hasher.combine(method.rawValue)
         hasher.combine(template)
     }
 
@@ -62,19 +62,19 @@ struct APIRoute: Hashable, Sendable {
         return Substring(path.segments[index])
     }
 
-    static let ingest = APIRoute(method: .post, template: "/ingest")
-    static let devices = APIRoute(method: .get, template: "/devices")
-    static let device = APIRoute(method: .get, template: "/devices/{id}")
-    static let latestTimestamp = APIRoute(method: .get, template: "/devices/{id}/latest_timestamp")
-    static let cumulativeCount = APIRoute(method: .get, template: "/devices/{id}/cumulative_count")
-    static let buckets = APIRoute(method: .get, template: "/devices/{id}/buckets")
-    static let health = APIRoute(method: .get, template: "/health")
-    static let ready = APIRoute(method: .get, template: "/ready")
-    static let metrics = APIRoute(method: .get, template: "/metrics")
-    static let openAPI = APIRoute(method: .get, template: "/openapi.json")
-    static let dashboard = APIRoute(method: .get, template: "/")
-    static let dashboardScript = APIRoute(method: .get, template: "/dashboard.js")
-    static let dashboardStyle = APIRoute(method: .get, template: "/dashboard.css")
+    static let ingest = APIRoute(method: .POST, template: "/ingest")
+    static let devices = APIRoute(method: .GET, template: "/devices")
+    static let device = APIRoute(method: .GET, template: "/devices/{id}")
+    static let latestTimestamp = APIRoute(method: .GET, template: "/devices/{id}/latest_timestamp")
+    static let cumulativeCount = APIRoute(method: .GET, template: "/devices/{id}/cumulative_count")
+    static let buckets = APIRoute(method: .GET, template: "/devices/{id}/buckets")
+    static let health = APIRoute(method: .GET, template: "/health")
+    static let ready = APIRoute(method: .GET, template: "/ready")
+    static let metrics = APIRoute(method: .GET, template: "/metrics")
+    static let openAPI = APIRoute(method: .GET, template: "/openapi.json")
+    static let dashboard = APIRoute(method: .GET, template: "/")
+    static let dashboardScript = APIRoute(method: .GET, template: "/dashboard.js")
+    static let dashboardStyle = APIRoute(method: .GET, template: "/dashboard.css")
 
     /// Every route, in the order the 404 body lists them.
     static let all: [APIRoute] = [

@@ -1,4 +1,4 @@
-import HTTPTypes
+import NIOHTTP1
 
 /// API keys: when any are configured, every route but those of ``APIRoute/open(metricsAuth:)`` needs
 /// `Authorization: Bearer KEY`. Keys are compared in constant time (every configured key is
@@ -12,19 +12,19 @@ struct Auth: Sendable {
     let openPaths: Set<String>
 
     /// Why `head` may not have an answer (401 or 403), or nil when it may.
-    func check(_ head: HTTPRequest, path: Substring) -> APIError? {
+    func check(_ head: HTTPRequestHead, path: Substring) -> APIError? {
         if openPaths.contains(String(path)) { return nil }
-        guard let token = Self.bearerToken(head.headerFields[.authorization]) else {
+        guard let token = Self.bearerToken(head.headers.value("Authorization")) else {
             return APIError(
                 .unauthorized, "UNAUTHORIZED", "this server needs an API key: send Authorization: Bearer <key>",
-                headers: [.wwwAuthenticate: "Bearer"])
+                headers: ["WWW-Authenticate": "Bearer"])
         }
         let isWriteKey = Self.matchesAny(token, writeKeys)
         let isReadKey = Self.matchesAny(token, readKeys)
         guard isWriteKey || isReadKey else {
             return APIError(
                 .unauthorized, "UNAUTHORIZED", "the API key is not valid",
-                headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+                headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
         if !isWriteKey && head.method == APIRoute.ingest.method && path == APIRoute.ingest.template {
             return APIError(.forbidden, "FORBIDDEN", "this API key may read but not ingest")

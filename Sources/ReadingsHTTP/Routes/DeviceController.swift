@@ -1,4 +1,4 @@
-import HTTPTypes
+import NIOHTTP1
 import NIOCore
 import ReadingsDomain
 import ReadingsStorage

@@ -1,18 +1,18 @@
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 
 /// What no route serves: `405 METHOD_NOT_ALLOWED` with `Allow` when the path is a known route
 /// served for other methods, else `404 RESOURCE_NOT_FOUND` listing every route. Paths match
 /// segment by segment, empty ones included, so `/devices//latest_timestamp` or `/devices/`
 /// reach no route.
 enum Fallback {
-    static func methodNotAllowed(_ head: HTTPRequest, path: Substring, routes: [APIRoute]) -> Response {
+    static func methodNotAllowed(_ head: HTTPRequestHead, path: Substring, routes: [APIRoute]) -> Response {
         var allowed = routes.map(\.method)
-        if allowed.contains(.get) { allowed.append(.head) }
+        if allowed.contains(.GET) { allowed.append(.HEAD) }
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
         let error = APIError(
             .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(head.method.rawValue) is not allowed on \(path); use \(allow)",
-            headers: [.allow: allow])
+            headers: ["Allow": allow])
         return error.response()
     }
 

@@ -1,5 +1,5 @@
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import ReadingsDomain
 import ReadingsStorage
 
@@ -26,15 +26,15 @@ struct IngestController<Store: ReadingStore>: Sendable {
     /// (413), memory in flight (503, before any of the body is read). On success, the body limit
     /// and the bytes reserved until the answer (twice the body: the body and what is parsed from
     /// it; a gzip body, or one of unknown size, may grow to the limit).
-    func admit(_ head: HTTPRequest) -> Result<(limit: Int, reservation: Int), Refusal> {
+    func admit(_ head: HTTPRequestHead) -> Result<Admission.Body, Refusal> {
         let encoding: RequestChecks.BodyEncoding
         do {
-            encoding = try RequestChecks.requireJSONBody(head.headerFields)
+            encoding = try RequestChecks.requireJSONBody(head.headers)
         } catch {
             return .failure(Refusal(error: error, readsBody: true))
         }
         let limit = configuration.maxBodySize
-        let declared = head.headerFields[.contentLength].flatMap { Int($0) }
+        let declared = head.headers.first(name: "Content-Length").flatMap { Int($0) }
         if let declared, declared > limit {
             // A body a little over the limit is read and dropped, and the connection kept; a
             // larger one is not read at all.
@@ -47,14 +47,14 @@ struct IngestController<Store: ReadingStore>: Sendable {
                     error: .unavailable("requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)"),
                     readsBody: false))
         }
-        return .success((limit, reservation))
+        return .success(Admission.Body(limit: limit, reservation: reservation, gzip: encoding == .gzip))
     }
 
     /// Decides a whole request. A small body is parsed and decided on the event loop, and
     /// answered from there (memory) or from the journal's group commit; a large or gzip one
     /// (see ``BulkWorkExecutor``) off the event loops.
     func ingest(_ request: Request, responder: Responder) {
-        let isGzip = request.headers[.contentEncoding].map { $0.lowercased().contains("gzip") } ?? false
+        let isGzip = request.gzip
         guard request.body.readableBytes < BulkWorkExecutor.threshold && !isGzip else {
             responder.respond {
                 try await withTaskExecutorPreference(BulkWorkExecutor.shared) {
@@ -118,9 +118,9 @@ struct IngestController<Store: ReadingStore>: Sendable {
                 rejected: totals.rejected)
             return totals.accepted == parsed.items.count
         }
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if minimal { headers[.preferenceApplied] = "return=minimal" }
-        return Response(status: allAccepted ? .accepted : .init(code: 207, reasonPhrase: "Multi-Status"), headers: headers, body: out)
+        return Response(
+            status: allAccepted ? .accepted : .multiStatus, contentType: "application/json",
+            headers: minimal ? ["Preference-Applied": "return=minimal"] : HTTPHeaders(), body: out)
     }
 
     private func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(APIError) -> IngestBody {
@@ -136,16 +136,10 @@ struct IngestController<Store: ReadingStore>: Sendable {
                 throw APIError(.badRequest, "INVALID_DEVICE_ID", reason.message)
             case .tooManyReadings(let count, let limit):
                 throw APIError(
-                    .contentTooLarge, "TOO_MANY_READINGS",
+                    .payloadTooLarge, "TOO_MANY_READINGS",
                     "a request may carry at most \(limit) readings (got \(count)); split the batch")
             }
         }
     }
 }
 
-extension HTTPField.Name {
-    /// `Preference-Applied` (RFC 7240).
-    static let preferenceApplied = HTTPField.Name("Preference-Applied")!
-    /// `Prefer` (RFC 7240).
-    static let prefer = HTTPField.Name("Prefer")!
-}

@@ -1,4 +1,4 @@
-import HTTPTypes
+import NIOHTTP1
 import NIOCore
 import ReadingsStorage
 
@@ -24,7 +24,7 @@ struct OperationsController<Store: ReadingStore>: Sendable {
                 // counters are still worth scraping.
                 let statistics = try? await store.statistics()
                 return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
                     body: ByteBuffer(bytes: metrics.render(statistics)))
             }
         }

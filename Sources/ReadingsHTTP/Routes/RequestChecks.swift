@@ -1,4 +1,4 @@
-import HTTPTypes
+import NIOHTTP1
 
 /// Header checks shared by the routes that take a body.
 enum RequestChecks {
@@ -11,9 +11,9 @@ enum RequestChecks {
     /// Accepts an absent `Content-Type`, `application/json` and `application/*+json` (any case,
     /// any parameters), and a `Content-Encoding` of `identity`, `gzip` or `x-gzip` (one coding,
     /// any case); refuses anything else with `415 UNSUPPORTED_MEDIA_TYPE`.
-    static func requireJSONBody(_ headers: HTTPFields) throws(APIError) -> BodyEncoding {
+    static func requireJSONBody(_ headers: HTTPHeaders) throws(APIError) -> BodyEncoding {
         var encoding = BodyEncoding.identity
-        if let coding = headers[.contentEncoding] {
+        if let coding = headers.value("Content-Encoding") {
             switch trimmed(coding).lowercased() {
             case "identity": encoding = .identity
             case "gzip", "x-gzip": encoding = .gzip
@@ -27,8 +27,8 @@ enum RequestChecks {
         return encoding
     }
 
-    private static func requireJSONContentType(_ headers: HTTPFields) throws(APIError) {
-        guard var contentType = headers[.contentType] else { return }
+    private static func requireJSONContentType(_ headers: HTTPHeaders) throws(APIError) {
+        guard var contentType = headers.value("Content-Type") else { return }
         let isJSON = contentType.withUTF8 { isJSONMediaType($0) }
         guard isJSON else {
             throw APIError(
@@ -68,8 +68,8 @@ enum RequestChecks {
 
     /// Whether `Prefer` asks for `return=minimal` (RFC 7240: comma-separated preferences,
     /// case-insensitive tokens, optional whitespace around `=`, optionally quoted values).
-    static func prefersMinimalReturn(_ headers: HTTPFields) -> Bool {
-        for field in headers[values: .prefer] {
+    static func prefersMinimalReturn(_ headers: HTTPHeaders) -> Bool {
+        for field in headers["Prefer"] {
             for preference in field.split(separator: ",") {
                 let head = preference.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 let pair = head.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -87,7 +87,7 @@ enum RequestChecks {
     /// `413 PAYLOAD_TOO_LARGE`.
     static func payloadTooLarge(_ limit: Int) -> APIError {
         APIError(
-            .contentTooLarge, "PAYLOAD_TOO_LARGE",
+            .payloadTooLarge, "PAYLOAD_TOO_LARGE",
             "the request body is larger than the limit of \(limit) bytes (once decompressed, for gzip); split the batch")
     }
 

@@ -1,5 +1,6 @@
-import HTTPTypes
 import Logging
+import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// One info line per request: method, path, status, duration and request id; never the body or
@@ -7,7 +8,7 @@ import Synchronization
 /// characters, otherwise a new one (``RequestIDSource``); every response, errors included, echoes it.
 enum RequestLog {
     static func log(
-        _ logger: Logger, method: HTTPRequest.Method, path: Substring, status: Int, requestID: String, elapsed: Duration
+        _ logger: Logger, method: HTTPMethod, path: Substring, status: Int, requestID: RequestID, elapsed: Duration
     ) {
         guard logger.logLevel <= .info else { return }
         let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
@@ -18,33 +19,70 @@ enum RequestLog {
                 "http.path": .string(String(path)),
                 "http.status": .stringConvertible(status),
                 "http.duration_us": .stringConvertible(micros),
-                "http.request_id": .string(requestID),
+                "http.request_id": .string(requestID.description),
             ])
     }
 
     /// Standard methods by name; anything else is `other`, so that no client can grow the label set.
-    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+    static func methodLabel(_ method: HTTPMethod) -> String {
         switch method {
-        case .get, .head, .post, .put, .delete, .patch, .options, .connect, .trace: method.rawValue
+        case .GET: "GET"
+        case .HEAD: "HEAD"
+        case .POST: "POST"
+        case .PUT: "PUT"
+        case .DELETE: "DELETE"
+        case .PATCH: "PATCH"
+        case .OPTIONS: "OPTIONS"
+        case .CONNECT: "CONNECT"
+        case .TRACE: "TRACE"
         default: "other"
         }
     }
 }
 
-enum RequestIDs {
-    /// The client's id if acceptable, else a new one: 32 lower-case hex digits.
-    static func requestID(_ given: String?) -> String {
+/// A request's id: the client's `X-Request-Id` when acceptable, else a new one, written as 32
+/// lower-case hex digits straight into the response (no string is made unless it is logged).
+enum RequestID: CustomStringConvertible, Sendable {
+    case given(String)
+    case generated(UInt64, UInt64)
+
+    init(given: String?) {
         if let given, (1...128).contains(given.utf8.count), given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return given
+            self = .given(given)
+        } else {
+            let (high, low) = RequestIDSource.next()
+            self = .generated(high, low)
         }
-        let (high, low) = RequestIDSource.next()
-        return String(unsafeUninitializedCapacity: 32) { out in
-            let digits: StaticString = "0123456789abcdef"
-            for i in 0..<32 {
-                let word = i < 16 ? high : low
-                out[i] = digits.utf8Start[Int(word >> UInt64(60 - 4 * (i % 16)) & 0xF)]
+    }
+
+    func write(into buffer: inout ByteBuffer) {
+        switch self {
+        case .given(let id):
+            buffer.writeString(id)
+        case .generated(let high, let low):
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { out in
+                Self.hex(high, low, into: out)
+                return 32
             }
-            return 32
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .given(let id): id
+        case .generated(let high, let low):
+            String(unsafeUninitializedCapacity: 32) { out in
+                Self.hex(high, low, into: UnsafeMutableRawBufferPointer(out))
+                return 32
+            }
+        }
+    }
+
+    private static func hex(_ high: UInt64, _ low: UInt64, into out: UnsafeMutableRawBufferPointer) {
+        let digits: StaticString = "0123456789abcdef"
+        for i in 0..<32 {
+            let word = i < 16 ? high : low
+            out[i] = digits.utf8Start[Int(word >> UInt64(60 - 4 * (i % 16)) & 0xF)]
         }
     }
 }
@@ -68,7 +106,3 @@ enum RequestIDSource {
     }
 }
 
-extension HTTPField.Name {
-    /// `X-Request-Id`.
-    static let requestID = HTTPField.Name("X-Request-Id")!
-}

@@ -1,5 +1,5 @@
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import ReadingsDomain
 
 /// Files built into the binary (SwiftPM `embedInCode` resources): the OpenAPI document and the
@@ -30,11 +30,11 @@ enum StaticFiles {
 
     /// The page loads nothing but its own files and talks only to this server; it has no
     /// inline script or style.
-    static let securityHeaders: HTTPFields = [
-        HTTPField.Name("Content-Security-Policy")!:
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+    static let securityHeaders: [(String, String)] = [
+        ("Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
     ]
 
     /// The file a route serves, if it serves one.
@@ -46,12 +46,11 @@ enum StaticFiles {
 extension StaticFiles.File {
     /// The file, or 304 when the client's copy is current.
     func response(to request: Request) -> Response {
-        var headers: HTTPFields = [.eTag: etag, .cacheControl: "no-cache"]
-        headers.append(contentsOf: StaticFiles.securityHeaders)
-        if request.headers[.ifNoneMatch] == etag {
+        var headers = HTTPHeaders([("ETag", etag), ("Cache-Control", "no-cache")])
+        headers.add(contentsOf: StaticFiles.securityHeaders)
+        if request.headers.value("If-None-Match") == etag {
             return Response(status: .notModified, headers: headers)
         }
-        headers[.contentType] = contentType
-        return Response(status: .ok, headers: headers, body: body)
+        return Response(status: .ok, contentType: contentType, headers: headers, body: body)
     }
 }

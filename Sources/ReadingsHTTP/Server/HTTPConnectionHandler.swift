@@ -1,40 +1,60 @@
-import HTTPTypes
 import Logging
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
-/// One connection's requests, on its event loop: the head is checked before any body is read
-/// (key, route, media type, declared size, memory in flight), the body is gathered up to its
-/// limit, the route answers through a ``Responder``, and the answer is written with the
-/// request id, counted and logged.
+/// One connection's requests, on its event loop, straight after NIO's HTTP/1.1 request decoder:
+/// the head is checked before any body is read (key, route, media type, declared size, memory
+/// in flight), the body is gathered up to its limit, the route answers through a ``Responder``,
+/// and the answer is written (its head serialised here, with the body, as one buffer when the
+/// body is small), counted and logged.
 ///
-/// Requests arrive one at a time: NIO's pipelining handler below holds a pipelined request back
-/// until the answer to the one before it is written, so answers go out in request order.
-final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias OutboundOut = HTTPResponsePart
+/// HTTP/1.1 as this handler keeps it:
+/// - keep-alive unless the client says `Connection: close` (or speaks HTTP/1.0 without
+///   `keep-alive`); the answer then says `Connection: close` and the connection closes after it;
+/// - pipelining: requests are answered one at a time, in order; parts of a request that arrive
+///   while the one before it is being answered wait in a queue, and the connection reads no more
+///   until that queue is empty;
+/// - `Expect: 100-continue` is answered `100 Continue` when the head is admitted, and with the
+///   refusal (and a close) when it is not, so that no body is sent for nothing;
+/// - one timer per connection: the idle timeout runs from the connection's start and from each
+///   answer until the next head has arrived whole (bytes of a head dripping in do not reset it);
+///   the request timeout from a head until its request has been read whole. Handling a request
+///   is not timed. The timer is re-armed only when it fires, so steady traffic schedules about
+///   one timer per timeout rather than one per request;
+/// - on graceful shutdown (`ChannelShouldQuiesceEvent`) an idle connection closes at once and a
+///   busy one after its answer;
+/// - a request NIO cannot parse is answered `400` and the connection closed (when no answer is
+///   being waited for).
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = ByteBuffer
 
     private let api: any RequestHandling
     private let logger: Logger
-    /// How long the connection may wait for a request's head to arrive whole (nil: forever).
     private let idleTimeout: TimeAmount?
-    private var idleTimer: Scheduled<Void>?
+    private let requestTimeout: TimeAmount?
 
     /// The request being received or answered.
     private struct Exchange {
-        var head: HTTPRequest
+        var head: HTTPRequestHead
+        var path: Substring
+        var query: Substring?
         var route: APIRoute?
-        var parameter: Substring
-        var start: ContinuousClock.Instant
-        var requestID: String
+        var parameter: Substring = ""
+        var gzip = false
+        var start: NIODeadline
+        var requestID: RequestID
         /// The body gathered so far (nil: none yet).
         var body: ByteBuffer?
         /// Largest body taken; 0 for routes without one (their body is read and dropped).
-        var bodyLimit: Int
+        var bodyLimit = 0
         /// Memory reserved in flight for this request, released with its answer.
-        var reservation: Int
+        var reservation = 0
         /// An answer decided at the head, given once the request has been read whole.
         var pendingAnswer: Response?
+        /// Whether the request has been read whole.
+        var ended = false
         /// Whether the answer has been written (the rest of the request is dropped).
         var answered = false
         var closeAfterAnswer = false
@@ -43,47 +63,81 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var exchange: Exchange?
     /// Numbers the requests of the connection, so that an answer can only go to its own.
     private var requestNumber: UInt64 = 0
+    /// Parts of pipelined requests read while the request before them is being answered.
+    private var queued = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 4)
+    private var draining = false
+    /// A read asked for while requests wait in ``queued``, passed on once they are answered.
+    private var readHeld = false
+    /// Set once the connection is to close: nothing more is read or answered.
+    private var closing = false
+    private var quiescing = false
     private var context: ChannelHandlerContext?
 
-    init(api: any RequestHandling, idleTimeout: TimeAmount?, logger: Logger) {
+    /// Since when the connection has waited for a head (nil: a request is in progress).
+    private var idleSince: NIODeadline?
+    /// When the head of the request being read arrived (nil: none is being read).
+    private var headArrival: NIODeadline?
+    private var timer: Scheduled<Void>?
+
+    init(api: any RequestHandling, idleTimeout: TimeAmount?, requestTimeout: TimeAmount?, logger: Logger) {
         self.api = api
         self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
         self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        armIdleTimer()
+        idleSince = .now()
+        armTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        releaseReservation()
-        idleTimer?.cancel()
+        stop()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        releaseReservation()
-        idleTimer?.cancel()
+        stop()
         context.fireChannelInactive()
     }
 
-    /// The idle timeout runs from the connection's start and from each answer until the next
-    /// head has arrived whole: bytes of a head dripping in do not reset it (slowloris). The time
-    /// from head to the body's end is the request timeout's.
-    private func armIdleTimer() {
-        guard let idleTimeout, let context else { return }
-        idleTimer?.cancel()
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        idleTimer = context.eventLoop.scheduleTask(in: idleTimeout) {
-            let handler = bound.value
-            handler.idleTimer = nil
-            if handler.exchange == nil || handler.exchange?.answered == true { handler.context?.close(promise: nil) }
-        }
+    private func stop() {
+        closing = true
+        releaseReservation()
+        timer?.cancel()
+        timer = nil
+        queued.removeAll()
+    }
+
+    // MARK: Reading
+
+    /// Whether the current request has been read whole and waits for its answer.
+    private var awaitingAnswer: Bool {
+        guard let exchange else { return false }
+        return exchange.ended && !exchange.answered
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        guard !closing else { return }
+        let part = unwrapInboundIn(data)
+        if awaitingAnswer || !queued.isEmpty {
+            queued.append(part)
+        } else {
+            receive(part, context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if awaitingAnswer || !queued.isEmpty {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             receiveHead(head, context: context)
         case .body(var part):
@@ -103,39 +157,47 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 exchange?.body?.writeBuffer(&part)
             }
         case .end:
-            guard let exchange, !exchange.answered else { return }
+            guard exchange != nil else { return }
+            headArrival = nil
+            exchange?.ended = true
+            guard let exchange, !exchange.answered else { return requestDone() }
             if let answer = exchange.pendingAnswer {
-                finish(answer, for: requestNumber)
-                return
+                return finish(answer, for: requestNumber)
             }
             guard let route = exchange.route else { return }
-            var request = Request(head: exchange.head, body: exchange.body ?? ByteBuffer())
+            var request = Request(head: exchange.head, path: exchange.path, query: exchange.query, body: exchange.body ?? ByteBuffer())
             request.parameter = exchange.parameter
+            request.gzip = exchange.gzip
+            self.exchange?.body = nil
             api.serve(
                 request, route: route,
-                responder: Responder(eventLoop: context.eventLoop, connection: NIOLoopBound(self, eventLoop: context.eventLoop), request: requestNumber))
+                responder: Responder(
+                    eventLoop: context.eventLoop, connection: NIOLoopBound(self, eventLoop: context.eventLoop), request: requestNumber))
         }
     }
 
-    private func receiveHead(_ head: HTTPRequest, context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        idleTimer = nil
+    private func receiveHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         requestNumber &+= 1
-        let start = ContinuousClock.now
-        let requestID = RequestIDs.requestID(head.headerFields[.requestID])
-        let admission = api.admit(head)
+        let now = NIODeadline.now()
+        idleSince = nil
+        headArrival = now
+        armTimer()
+        let (path, query) = Request.split(target: head.uri)
         var exchange = Exchange(
-            head: head, route: nil, parameter: "", start: start, requestID: requestID, body: nil, bodyLimit: 0, reservation: 0)
-        let expectsContinue = head.headerFields[.expect]?.lowercased() == "100-continue"
-        switch admission {
-        case .serve(let route, let parameter, let bodyLimit, let reservation):
+            head: head, path: path, query: query, start: now, requestID: RequestID(given: head.headers.first(name: "X-Request-Id")))
+        let expectsContinue = head.headers.first(name: "Expect").map { $0.lowercased() == "100-continue" } ?? false
+        switch api.admit(head, path: path) {
+        case .serve(let route, let parameter, let body):
             exchange.route = route
             exchange.parameter = parameter
-            exchange.bodyLimit = bodyLimit
-            exchange.reservation = reservation
+            exchange.bodyLimit = body.limit
+            exchange.reservation = body.reservation
+            exchange.gzip = body.gzip
             self.exchange = exchange
-            if expectsContinue && bodyLimit > 0 {
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            if expectsContinue && body.limit > 0 {
+                var interim = context.channel.allocator.buffer(capacity: 25)
+                interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                context.writeAndFlush(wrapOutboundOut(interim), promise: nil)
             }
         case .answerAfterBody(let response):
             exchange.pendingAnswer = response
@@ -148,6 +210,27 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
+    /// The current request is read and answered: go on with the requests queued behind it,
+    /// then read again.
+    private func requestDone() {
+        idleSince = .now()
+        armTimer()
+        guard !draining, let context else { return }
+        draining = true
+        defer { draining = false }
+        // An answer given at once (on the event loop) ends the next request inside `receive`;
+        // the loop, not recursion, then takes the one after it.
+        while !closing && !awaitingAnswer, let part = queued.popFirst() {
+            receive(part, context: context)
+        }
+        if readHeld && !closing && !awaitingAnswer && queued.isEmpty {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: Answering
+
     private func answerAndClose(_ response: Response) {
         exchange?.closeAfterAnswer = true
         finish(response, for: requestNumber)
@@ -155,33 +238,33 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     /// Writes the answer to request `number` (if it is still the connection's current one).
     func finish(_ response: Response, for number: UInt64) {
-        guard let context, number == requestNumber, var exchange, !exchange.answered else { return }
-        exchange.answered = true
-        self.exchange = exchange
+        guard let context, !closing, number == requestNumber, exchange?.answered == false else { return }
+        exchange?.answered = true
+        exchange?.body = nil
+        guard let exchange else { return }
         releaseReservation()
+        let close = exchange.closeAfterAnswer || quiescing || !exchange.head.isKeepAlive
+        api.record(
+            method: exchange.head.method, path: exchange.path, route: exchange.route, status: Int(response.status.code),
+            requestID: exchange.requestID, since: exchange.start)
 
-        var response = response
-        response.headers[.requestID] = exchange.requestID
-        let isHead = exchange.head.method == .head
-        // A 304 or 204 has no body and states no length (a 304's would be the full file's).
-        if response.status != .notModified && response.status != .noContent {
-            response.headers[.contentLength] = String(response.body.readableBytes)
-        }
-        let close = exchange.closeAfterAnswer || exchange.head.headerFields[.connection]?.lowercased() == "close"
-        if close { response.headers[.connection] = "close" }
-        api.record(exchange.head, route: exchange.route, status: response.status.code, requestID: exchange.requestID, since: exchange.start)
-
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: response.status, headerFields: response.headers))), promise: nil)
-        if !isHead && response.body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(response.body)), promise: nil)
+        let includeBody = exchange.head.method != .HEAD && response.body.readableBytes > 0
+        // A small body goes in the head's buffer: one buffer, one write.
+        let inline = includeBody && response.body.readableBytes <= 16 << 10
+        var out = context.channel.allocator.buffer(capacity: 192 + (inline ? response.body.readableBytes : 0))
+        out.writeHead(of: response, requestID: exchange.requestID, close: close)
+        if inline { out.writeImmutableBuffer(response.body) }
+        if includeBody && !inline {
+            context.write(wrapOutboundOut(out), promise: nil)
+            out = response.body
         }
         if close {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [context] _ in context.close(promise: nil) }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            // Writing the end may have delivered a pipelined request already; idle only if not.
-            if self.exchange?.answered == true { armIdleTimer() }
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [context] _ in context.close(promise: nil) }
+            return
         }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if exchange.ended { requestDone() }
     }
 
     private func releaseReservation() {
@@ -190,34 +273,121 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         api.release(reservation)
     }
 
+    // MARK: Timeouts, shutdown, errors
+
+    /// The earliest moment the connection may be closed for a timeout, if one is running.
+    private var nextDeadline: NIODeadline? {
+        var due: NIODeadline?
+        if let idleSince, let idleTimeout { due = idleSince + idleTimeout }
+        if let headArrival, let requestTimeout { due = min(due ?? headArrival + requestTimeout, headArrival + requestTimeout) }
+        return due
+    }
+
+    /// Arms the timer if a timeout is running and no timer is. It fires at the earliest
+    /// deadline or one shortest timeout from now, whichever comes first: a deadline set later
+    /// is at least that far off, so the timer is never late for it.
+    private func armTimer(now: NIODeadline? = nil) {
+        guard timer == nil, !closing, let context, var due = nextDeadline else { return }
+        let shortest = [idleTimeout, requestTimeout].compactMap { $0 }.min()!
+        due = min(due, (now ?? .now()) + shortest)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: due) {
+            let handler = bound.value
+            handler.timer = nil
+            let now = NIODeadline.now()
+            if let due = handler.nextDeadline, due <= now {
+                handler.closing = true
+                handler.context?.close(promise: nil)
+            } else {
+                handler.armTimer(now: now)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        quiescing = true
+        // Idle: close now. Busy: the answer says `Connection: close`, and the connection closes
+        // after it; requests pipelined behind it are not served.
+        if exchange == nil || (exchange!.answered && exchange!.ended) {
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError && !closing && (exchange == nil || exchange!.answered) {
+            closing = true
+            var out = context.channel.allocator.buffer(capacity: 80)
+            out.writeStaticString("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        closing = true
         context.close(promise: nil)
     }
+}
+
+extension ByteBuffer {
+    /// An HTTP/1.1 response head: status line, `Content-Type`, the response's headers,
+    /// `Content-Length` (not on 204 and 304: a 304's would be the full file's), `X-Request-Id`,
+    /// and `Connection: close` when closing.
+    mutating func writeHead(of response: Response, requestID: RequestID, close: Bool) {
+        writeStaticString("HTTP/1.1 ")
+        writeDecimal(response.status.code)
+        writeStaticString(" ")
+        writeString(response.status.reasonPhrase)
+        writeStaticString("\r\n")
+        if let contentType = response.contentType {
+            writeStaticString("Content-Type: ")
+            writeString(contentType)
+            writeStaticString("\r\n")
+        }
+        for (name, value) in response.headers {
+            writeString(name)
+            writeStaticString(": ")
+            writeString(value)
+            writeStaticString("\r\n")
+        }
+        if response.status != .notModified && response.status != .noContent {
+            writeStaticString("Content-Length: ")
+            writeDecimal(response.body.readableBytes)
+            writeStaticString("\r\n")
+        }
+        writeStaticString("X-Request-Id: ")
+        requestID.write(into: &self)
+        writeStaticString(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n")
+    }
+
 }
 
 /// What the connection handler needs of the API: the head's admission, the answer, and the
 /// bookkeeping of every answer (metrics, log, memory in flight).
 protocol RequestHandling: Sendable {
-    func admit(_ head: HTTPRequest) -> Admission
+    func admit(_ head: HTTPRequestHead, path: Substring) -> Admission
     func serve(_ request: Request, route: APIRoute, responder: Responder)
     func bodyTooLarge(limit: Int) -> Response
     func release(_ reservation: Int)
-    func record(_ head: HTTPRequest, route: APIRoute?, status: Int, requestID: String, since start: ContinuousClock.Instant)
+    func record(method: HTTPMethod, path: Substring, route: APIRoute?, status: Int, requestID: RequestID, since start: NIODeadline)
 }
 
 /// What the head of a request decides.
 enum Admission {
-    /// Serve `route`, taking a body of at most `bodyLimit` bytes (0: the route takes none) with
-    /// `reservation` bytes of the in-flight budget held until the answer.
-    case serve(APIRoute, parameter: Substring, bodyLimit: Int, reservation: Int)
+    /// What a route takes of a request's body.
+    struct Body {
+        /// Largest body taken (0: the route takes none, and a body sent is read and dropped).
+        var limit = 0
+        /// Bytes of the in-flight budget held until the answer.
+        var reservation = 0
+        /// Whether the body is gzip.
+        var gzip = false
+    }
+
+    /// Serve `route`, taking the body as `Body` says.
+    case serve(APIRoute, parameter: Substring, body: Body)
     /// Refused by its head; answered once the request has been read (the connection stays open).
     case answerAfterBody(Response)
     /// Refused before its body is read (too large, or no memory for it): answered now, and the
     /// connection closed, since its body will not be read.
     case answerNow(Response)
-}
-
-extension HTTPField.Name {
-    /// `Expect`.
-    static let expect = HTTPField.Name("Expect")!
 }

@@ -2,7 +2,6 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOHTTP1
-import NIOHTTPTypesHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -73,8 +72,9 @@ final class HTTPServer: Service, Sendable {
 }
 
 extension HTTPServer {
-    /// A connection's handlers: NIO's HTTP/1.1 codec (head limits, pipelining, a 400 for what
-    /// does not parse), the HTTP types codec, the request timeout, and the connection handler.
+    /// A connection's handlers: NIO's HTTP/1.1 request decoder (with the head limits) and the
+    /// connection handler, which does the rest of HTTP/1.1 itself (pipelining, timeouts,
+    /// writing answers, a 400 for what does not parse).
     static func configure(
         _ pipeline: ChannelPipeline.SynchronousOperations, configuration: ServerConfiguration, api: any RequestHandling,
         logger: Logger
@@ -82,15 +82,11 @@ extension HTTPServer {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = configuration.maxHeaderSize
         limits.maxHeaderListSize = configuration.maxHeaderSize
-        try pipeline.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false,
-            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        if let timeout = configuration.requestTimeout {
-            try pipeline.addHandler(RequestTimeoutHandler(timeout: TimeAmount(timeout)))
-        }
+        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)))
         try pipeline.addHandler(
-            HTTPConnectionHandler(api: api, idleTimeout: configuration.idleTimeout.map { TimeAmount($0) }, logger: logger))
+            HTTPConnectionHandler(
+                api: api, idleTimeout: configuration.idleTimeout.map { TimeAmount($0) },
+                requestTimeout: configuration.requestTimeout.map { TimeAmount($0) }, logger: logger))
     }
 }
 

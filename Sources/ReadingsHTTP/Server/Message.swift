@@ -1,52 +1,93 @@
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 
-/// A request as the routes see it: its head, its raw (still percent-encoded) path and query,
-/// and its whole body.
+/// A request as the routes see it: its head (NIO's, as parsed), its raw (still percent-encoded)
+/// path and query, and its whole body.
 struct Request: Sendable {
-    let head: HTTPRequest
-    /// The path without the query, as sent.
+    let head: HTTPRequestHead
+    /// The path without the query, as sent (an absolute-form target's path only).
     let path: Substring
     /// The query without the `?`, as sent; nil when there is none.
     let query: Substring?
     /// The `{id}` segment of the matched route, as sent; empty when the route has none.
     var parameter: Substring = ""
+    /// Whether the body is gzip (decided with the head's `Content-Encoding`).
+    var gzip = false
     /// The body, whole (empty for requests without one).
     var body: ByteBuffer
 
-    init(head: HTTPRequest, body: ByteBuffer) {
+    init(head: HTTPRequestHead, path: Substring, query: Substring?, body: ByteBuffer) {
         self.head = head
+        self.path = path
+        self.query = query
         self.body = body
-        let target = head.path ?? "/"
-        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
-            path = target[..<mark]
-            query = target[target.index(after: mark)...]
-        } else {
-            path = target[...]
-            query = nil
-        }
     }
 
-    var method: HTTPRequest.Method { head.method }
-    var headers: HTTPFields { head.headerFields }
+    var method: HTTPMethod { head.method }
+    var headers: HTTPHeaders { head.headers }
+
+    /// A request target split into path and query: origin form (`/a/b?q`) as sent, absolute form
+    /// (`http://host/a/b?q`) by its path and query, anything else (`*`) as a path no route has.
+    static func split(target: String) -> (path: Substring, query: Substring?) {
+        var rest = target[...]
+        if rest.utf8.first != UInt8(ascii: "/"), let scheme = rest.range(of: "://") {
+            let afterAuthority = rest[scheme.upperBound...]
+            if let slash = afterAuthority.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }),
+                afterAuthority.utf8[slash] == UInt8(ascii: "/")
+            {
+                rest = afterAuthority[slash...]
+            } else {
+                let query = afterAuthority.utf8.firstIndex(of: UInt8(ascii: "?")).map { afterAuthority[afterAuthority.index(after: $0)...] }
+                return ("/", query)
+            }
+        }
+        guard let mark = rest.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (rest, nil) }
+        return (rest[..<mark], rest[rest.index(after: mark)...])
+    }
 }
 
-/// A whole response.
+extension HTTPHeaders {
+    /// The value of header `name` (case-insensitive); several fields of that name are joined
+    /// with ", " as one list (RFC 9110, 5.3). Nil when absent.
+    func value(_ name: String) -> String? {
+        var found: String?
+        for (fieldName, fieldValue) in self where Self.sameName(fieldName, name) {
+            found = found.map { $0 + ", " + fieldValue } ?? fieldValue
+        }
+        return found
+    }
+
+    /// Whether two header names are equal, ASCII case ignored (without copying either).
+    private static func sameName(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        for (x, y) in zip(a.utf8, b.utf8) where x != y {
+            guard x | 0x20 == y | 0x20, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(x | 0x20) else { return false }
+        }
+        return true
+    }
+}
+
+/// A whole response. The connection handler writes its head itself (status line, these
+/// headers, `Content-Length`, `X-Request-Id`, `Connection: close` when closing).
 struct Response: Sendable {
-    var status: HTTPResponse.Status
-    var headers: HTTPFields
+    var status: HTTPResponseStatus
+    /// `Content-Type`, kept apart from ``headers`` so that the common answer needs no header list.
+    var contentType: String?
+    /// Any other headers (`Allow`, `Retry-After`, `ETag` …).
+    var headers: HTTPHeaders
     var body: ByteBuffer
 
-    init(status: HTTPResponse.Status, headers: HTTPFields = [:], body: ByteBuffer = ByteBuffer()) {
+    init(status: HTTPResponseStatus, contentType: String? = nil, headers: HTTPHeaders = HTTPHeaders(), body: ByteBuffer = ByteBuffer()) {
         self.status = status
+        self.contentType = contentType
         self.headers = headers
         self.body = body
     }
 }
 
 /// A 200 (or `status`) response with a JSON body.
-func jsonResponse(_ body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json"], body: body)
+func jsonResponse(_ body: ByteBuffer, status: HTTPResponseStatus = .ok) -> Response {
+    Response(status: status, contentType: "application/json", body: body)
 }
 
 /// Where a route hands its answer: to the connection that asked, from any thread. A route

@@ -1,20 +1,20 @@
-import HTTPTypes
 import NIOCore
+import NIOHTTP1
 
 /// A whole-request failure, answered with the contract's error body
 /// `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: Error, Sendable {
     /// The HTTP status.
-    public var status: HTTPResponse.Status
+    public var status: HTTPResponseStatus
     /// The machine-readable code, e.g. `INVALID_JSON`.
     public var code: String
     /// What went wrong, for a person.
     public var message: String
     /// Extra response headers (`Allow`, `Retry-After`).
-    public var headers: HTTPFields = [:]
+    public var headers: HTTPHeaders = HTTPHeaders()
 
     /// Creates an error.
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponseStatus, _ code: String, _ message: String, headers: HTTPHeaders = HTTPHeaders()) {
         self.status = status
         self.code = code
         self.message = message
@@ -41,9 +41,7 @@ public struct APIError: Error, Sendable {
 
     /// A response with this error's status and headers and `body`.
     func response(body: ByteBuffer) -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: body)
+        Response(status: status, contentType: "application/json", headers: headers, body: body)
     }
 }
 
@@ -52,7 +50,7 @@ extension APIError {
     static func unavailable(_ reason: String) -> APIError {
         APIError(
             .serviceUnavailable, "UNAVAILABLE", "storage cannot take requests right now (\(reason)); retry later",
-            headers: [.retryAfter: "1"])
+            headers: ["Retry-After": "1"])
     }
 
     /// 400 `INVALID_PARAMETER`.
