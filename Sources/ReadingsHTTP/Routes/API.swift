@@ -37,13 +37,12 @@ struct API<Store: ReadingStore>: RequestHandling {
         // HEAD is GET without the body.
         let method = head.method == .HEAD ? HTTPMethod.GET : head.method
         var fitting: [APIRoute] = []
-        let split = APIRoute.Path(path)
-        for route in APIRoute.all where route.matches(split) {
+        for route in APIRoute.all {
+            guard let parameter = route.match(path) else { continue }
             guard route.method == method else {
                 fitting.append(route)
                 continue
             }
-            let parameter = route.parameterSegment(of: split)
             if route == .ingest {
                 switch ingest.admit(head) {
                 case .success(let body):
@@ -83,7 +82,7 @@ struct API<Store: ReadingStore>: RequestHandling {
         let elapsed = Duration.nanoseconds((NIODeadline.now() - start).nanoseconds)
         // The matched route's template; for requests no route served (404, 405, 401), the
         // template the path fits, or `unmatched`.
-        let template = route?.template ?? APIRoute.all.first { $0.matches(path: path) }?.template ?? "unmatched"
+        let template = route?.template ?? APIRoute.all.first { $0.match(path) != nil }?.template ?? "unmatched"
         metrics.recordRequest(method: RequestLog.methodLabel(method), route: template, status: status, duration: elapsed)
         RequestLog.log(logger, method: method, path: path, status: status, requestID: requestID, elapsed: elapsed)
     }

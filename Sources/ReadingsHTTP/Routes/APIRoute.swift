@@ -27,39 +27,30 @@ struct APIRoute: Hashable, Sendable {
     /// "METHOD /path/{param}".
     var description: String { "\(method.rawValue) \(template)" }
 
-    /// A request path split into its segments once, for matching against every route.
-    struct Path {
-        let segments: [Substring.UTF8View.SubSequence]
-
-        init(_ path: Substring) {
-            segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        }
-    }
-
-    /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method. Every
-    /// segment counts, empty ones included: `/devices//latest_timestamp` fits no route.
-    func matches(_ path: Path) -> Bool {
-        guard segments.count == path.segments.count else { return false }
-        for (pattern, segment) in zip(segments, path.segments) {
-            if let literal = pattern {
-                guard literal.elementsEqual(segment) else { return false }
-            } else if segment.isEmpty {
-                return false
+    /// Whether `path` (raw, still percent-encoded) fits the template, whatever the method, and
+    /// the segment in the place of its `{id}` (empty when it has none). Every segment counts,
+    /// empty ones included: `/devices//latest_timestamp` fits no route. Walks the path's bytes
+    /// in place: nothing is split or copied, since every request is matched against every route.
+    func match(_ path: Substring) -> Substring? {
+        let bytes = path.utf8
+        var start = bytes.startIndex
+        var parameter: Substring = ""
+        for (k, pattern) in segments.enumerated() {
+            if k > 0 {
+                // The previous segment ended at a `/` (checked below); step over it.
+                guard start < bytes.endIndex else { return nil }
+                start = bytes.index(after: start)
             }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            if let literal = pattern {
+                guard literal.elementsEqual(bytes[start..<end]) else { return nil }
+            } else {
+                guard start < end else { return nil }
+                parameter = Substring(bytes[start..<end])
+            }
+            start = end
         }
-        return true
-    }
-
-    /// ``matches(_:)`` for a path not split yet.
-    func matches(path: Substring) -> Bool {
-        matches(Path(path))
-    }
-
-    /// The segment of `path` (which fits the template) in the place of the template's `{id}`;
-    /// empty when the template has none.
-    func parameterSegment(of path: Path) -> Substring {
-        guard let index = segments.firstIndex(where: { $0 == nil }), index < path.segments.count else { return "" }
-        return Substring(path.segments[index])
+        return start == bytes.endIndex ? parameter : nil
     }
 
     static let ingest = APIRoute(method: .POST, template: "/ingest")

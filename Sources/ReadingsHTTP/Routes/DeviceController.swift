@@ -33,7 +33,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
             store.summary(of: id) { result in
                 switch result {
                 case .success(let summary?):
-                    var out = ByteBuffer()
+                    var out = ByteBufferAllocator().buffer(capacity: 64)
                     if route == .latestTimestamp {
                         out.writeStaticString("{\"latest_timestamp\":")
                         out.writeJSONInstant(summary.latest)

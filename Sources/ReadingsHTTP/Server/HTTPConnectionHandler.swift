@@ -72,6 +72,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var closing = false
     private var quiescing = false
     private var context: ChannelHandlerContext?
+    /// The buffer answers are written into, kept between answers: once the socket has taken an
+    /// answer it is ours alone again, and clearing it keeps its memory (no allocation per answer).
+    private var output: ByteBuffer?
 
     /// Since when the connection has waited for a head (nil: a request is in progress).
     private var idleSince: NIODeadline?
@@ -251,7 +254,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let includeBody = exchange.head.method != .HEAD && response.body.readableBytes > 0
         // A small body goes in the head's buffer: one buffer, one write.
         let inline = includeBody && response.body.readableBytes <= 16 << 10
-        var out = context.channel.allocator.buffer(capacity: 192 + (inline ? response.body.readableBytes : 0))
+        var out = output.take() ?? context.channel.allocator.buffer(capacity: 1024)
+        out.clear()
+        out.reserveCapacity(192 + (inline ? response.body.readableBytes : 0))
         out.writeHead(of: response, requestID: exchange.requestID, close: close)
         if inline { out.writeImmutableBuffer(response.body) }
         if includeBody && !inline {
@@ -264,6 +269,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        // Kept for the next answer only if small: one large answer should not pin its memory.
+        if out.capacity <= 16 << 10 { output = out }
         if exchange.ended { requestDone() }
     }
 
