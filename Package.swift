@@ -7,9 +7,10 @@ import PackageDescription
 /// - `ReadingsPersistence`: the journal, snapshots and recovery that make the memory engine durable.
 /// - `ReadingsHTTP`: the HTTP/1.1 server on SwiftNIO, routes, request decoding and response encoding.
 /// - `device-readings`: the executable (flags, logging, lifecycle).
+// Linux only: the journal, snapshots and the data-directory lock call Glibc directly (fsync,
+// fdatasync, flock, pread), and the executable refuses to build elsewhere.
 let package = Package(
     name: "device-readings",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "device-readings", targets: ["device-readings"]),
     ],

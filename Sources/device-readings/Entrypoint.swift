@@ -6,6 +6,10 @@ import NIOPosix
 import Glibc
 #endif
 
+#if !os(Linux)
+#error("Device Readings runs on Linux only: its storage calls Glibc directly (see Package.swift)")
+#endif
+
 /// Process entry: tunes the allocator, makes NIO's event loops Swift Concurrency's global
 /// executor before anything else runs (so request handlers run on the thread that owns their
 /// connection instead of hopping to a separate thread pool and back for every request), then

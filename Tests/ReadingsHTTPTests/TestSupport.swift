@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import ReadingsDomain
+import ReadingsPersistence
 import ReadingsPostgres
 import ReadingsStorage
 import ServiceLifecycle
@@ -19,21 +20,27 @@ import Testing
 /// when PostgreSQL is installed); each test then gets a schema of its own.
 enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case memory
+    /// The memory engine with its journal (`--data-dir`, `--sync always`) in a new directory.
+    case journaled
     case postgres
 
     static var allCases: [Engine] {
-        postgresURL == nil ? [.memory] : [.memory, .postgres]
+        postgresURL == nil ? [.memory, .journaled] : [.memory, .journaled, .postgres]
     }
 
     static var postgresURL: String? { ProcessInfo.processInfo.environment["POSTGRES_TEST_URL"] }
 
     var testDescription: String { rawValue }
 
-    /// A fresh, empty store and the services it needs running.
-    func makeStore() throws -> (any ReadingStore, [any Service]) {
+    /// A fresh, empty store, the services it needs running, and what removes it afterwards.
+    func makeStore() throws -> (any ReadingStore, [any Service], cleanup: @Sendable () -> Void) {
         switch self {
         case .memory:
-            return (MemoryStore(), [])
+            return (MemoryStore(), [], {})
+        case .journaled:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-http-\(UUID().uuidString)")
+            let store = try JournaledStore(directory: directory, policy: .always, logger: quietLogger)
+            return (store, [store], { try? FileManager.default.removeItem(at: directory) })
         case .postgres:
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
             // Dozens of these run at once against one server: a small pool each keeps them under
@@ -41,7 +48,7 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
             // slow answers into 503s or a flapping /ready (both are tested on a private cluster).
             let store = try PostgresStore(
                 url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30), logger: quietLogger)
-            return (store, [store])
+            return (store, [store], {})
         }
     }
 }
@@ -60,7 +67,8 @@ func withApp<T: Sendable>(
     // idle timeout is tested on the binary (LimitsProcessTests).
     configuration.idleTimeout = .seconds(600)
     configure(&configuration)
-    let (store, services) = try engine.makeStore()
+    let (store, services, cleanup) = try engine.makeStore()
+    defer { cleanup() }
     let app = buildApplication(configuration: configuration, store: store, services: services, logger: quietLogger)
     return try await app.test(setup) { client in
         // Engines with a service (migrations) answer once ready.

@@ -178,14 +178,13 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     /// The `{id}` path parameter, percent-decoded and checked against the id rules.
     private func deviceID(_ raw: Substring) throws(APIError) -> DeviceID {
         guard let bytes = PercentEncoding.decode(raw) else {
-            throw APIError(
-                .badRequest, "INVALID_DEVICE_ID",
+            throw APIError(.invalidDeviceID,
                 "the device id in the path is not valid percent-encoded UTF-8")
         }
         do throws(DeviceIDError) {
             return try DeviceID(validating: bytes)
         } catch {
-            throw APIError(.badRequest, "INVALID_DEVICE_ID", error.message)
+            throw APIError(.invalidDeviceID, error.message)
         }
     }
 }
@@ -204,6 +203,6 @@ extension APIError {
     static func storage(_ error: any Error) -> APIError {
         if case StorageError.unavailable(let reason) = error { return .unavailable(reason) }
         if let error = error as? APIError { return error }
-        return APIError(.internalServerError, "INTERNAL_ERROR", "storage failed: \(error)")
+        return APIError(.internalError, "storage failed: \(error)")
     }
 }

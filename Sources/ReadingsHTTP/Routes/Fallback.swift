@@ -10,14 +10,13 @@ enum Fallback {
         var allowed = routes.map(\.method)
         if allowed.contains(.GET) { allowed.append(.HEAD) }
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
-        let error = APIError(
-            .methodNotAllowed, "METHOD_NOT_ALLOWED", "\(head.method.rawValue) is not allowed on \(path); use \(allow)",
+        let error = APIError(.methodNotAllowed, "\(head.method.rawValue) is not allowed on \(path); use \(allow)",
             headers: ["Allow": allow])
         return error.response()
     }
 
     static let notFound: Response = {
-        let error = APIError(.notFound, "RESOURCE_NOT_FOUND", "Not Found")
+        let error = APIError(.resourceNotFound, "Not Found")
         var body = ByteBuffer()
         error.writeBody(into: &body) { body in
             body.writeStaticString(",\"routes\":[")

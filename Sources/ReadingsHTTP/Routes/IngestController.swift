@@ -93,7 +93,7 @@ struct IngestController<Store: ReadingStore>: Sendable {
             } catch .tooLarge {
                 throw RequestChecks.payloadTooLarge(limit)
             } catch {
-                throw APIError(.badRequest, "INVALID_JSON", "the body is not a valid gzip stream (Content-Encoding: gzip)")
+                throw APIError(.invalidJSON, "the body is not a valid gzip stream (Content-Encoding: gzip)")
             }
         }
         let parsed = try body.withUnsafeReadableBytes { raw throws(APIError) in
@@ -129,14 +129,13 @@ struct IngestController<Store: ReadingStore>: Sendable {
         } catch {
             switch error {
             case .invalidJSON(let syntax):
-                throw APIError(.badRequest, "INVALID_JSON", syntax.message)
+                throw APIError(.invalidJSON, syntax.message)
             case .invalidRequest(let message):
-                throw APIError(.badRequest, "INVALID_REQUEST", message)
+                throw APIError(.invalidRequest, message)
             case .invalidDeviceID(let reason):
-                throw APIError(.badRequest, "INVALID_DEVICE_ID", reason.message)
+                throw APIError(.invalidDeviceID, reason.message)
             case .tooManyReadings(let count, let limit):
-                throw APIError(
-                    .payloadTooLarge, "TOO_MANY_READINGS",
+                throw APIError(.tooManyReadings,
                     "a request may carry at most \(limit) readings (got \(count)); split the batch")
             }
         }

@@ -125,7 +125,7 @@ struct Responder: Sendable {
             } catch let error as APIError {
                 fail(error)
             } catch {
-                fail(APIError(.internalServerError, "INTERNAL_ERROR", "the server failed to answer: \(error)"))
+                fail(APIError(.internalError, "the server failed to answer: \(error)"))
             }
         }
     }

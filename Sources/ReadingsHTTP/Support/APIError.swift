@@ -4,18 +4,18 @@ import NIOHTTP1
 /// A whole-request failure, answered with the contract's error body
 /// `{"error": {"code": "...", "message": "..."}}`.
 public struct APIError: Error, Sendable {
-    /// The HTTP status.
-    public var status: HTTPResponseStatus
     /// The machine-readable code, e.g. `INVALID_JSON`.
-    public var code: String
+    public var code: ErrorCode
+    /// The HTTP status (the code's).
+    public var status: HTTPResponseStatus { code.status }
     /// What went wrong, for a person.
     public var message: String
     /// Extra response headers (`Allow`, `Retry-After`).
     public var headers: HTTPHeaders = HTTPHeaders()
 
     /// Creates an error.
-    public init(_ status: HTTPResponseStatus, _ code: String, _ message: String, headers: HTTPHeaders = HTTPHeaders()) {
-        self.status = status
+    public init(_ code: ErrorCode, _ message: String, headers: HTTPHeaders = HTTPHeaders()) {
+        precondition(!code.isPerReading, "\(code) is a reading's result, not a request's")
         self.code = code
         self.message = message
         self.headers = headers
@@ -31,7 +31,7 @@ public struct APIError: Error, Sendable {
     /// The error body, optionally with more top-level members written by `extra`.
     func writeBody(into body: inout ByteBuffer, extra: ((inout ByteBuffer) -> Void)?) {
         body.writeStaticString("{\"error\":{\"code\":")
-        body.writeJSONString(code)
+        body.writeJSONString(code.rawValue)
         body.writeStaticString(",\"message\":")
         body.writeJSONString(message)
         body.writeStaticString("}")
@@ -48,18 +48,17 @@ public struct APIError: Error, Sendable {
 extension APIError {
     /// 503 `UNAVAILABLE` with `Retry-After`.
     static func unavailable(_ reason: String) -> APIError {
-        APIError(
-            .serviceUnavailable, "UNAVAILABLE", "storage cannot take requests right now (\(reason)); retry later",
+        APIError(.unavailable, "storage cannot take requests right now (\(reason)); retry later",
             headers: ["Retry-After": "1"])
     }
 
     /// 400 `INVALID_PARAMETER`.
     static func invalidParameter(_ message: String) -> APIError {
-        APIError(.badRequest, "INVALID_PARAMETER", message)
+        APIError(.invalidParameter, message)
     }
 
     /// 404 `DEVICE_NOT_FOUND`.
     static func deviceNotFound(_ id: String) -> APIError {
-        APIError(.notFound, "DEVICE_NOT_FOUND", "Device \(id) not found")
+        APIError(.deviceNotFound, "Device \(id) not found")
     }
 }
