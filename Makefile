@@ -30,19 +30,21 @@ bench:
 figures:
 	$(SWIFT) run -c release --scratch-path $(BENCH_SCRATCH) StorageFigures
 
-## HTTP figures with an outside comparison kit whose folder BENCH names (release build): ingest
-## side by side with the prototype's design, durability modes and recovery, memory per reading.
-## e.g. make bench-ingest BENCH=/path/to/bench. The figures of bench-order and bench-billion
-## below need nothing outside this repository.
-bench-ingest: release
-	ROUNDS=3 scripts/bench-ingest.sh regular 8 1 100 1000
+## Durability modes and recovery, and memory per reading, with the project's own load generator
+## (nothing outside this repository).
 bench-durability: release
 	scripts/bench-durability.sh 8 10000
 memory: release
-	scripts/measure-memory.sh mem-5k-b1000 5000
+	scripts/measure-memory.sh 5000 1000
+
+## Ingest side by side with the prototype's design: needs an outside comparison kit (its wrk
+## driver, workloads and the prototype's server), whose folder BENCH names, e.g.
+## make bench-ingest BENCH=/path/to/kit.
+bench-ingest: release
+	ROUNDS=3 scripts/bench-ingest.sh regular 8 1 100 1000
 
 ## Any arrival order (in order, late, shuffled, reversed) and a billion readings, with the
-## project's own load generator only; see the README's Benchmarks.
+## project's own load generator only; see docs/benchmarks.md.
 .PHONY: bench-order bench-billion
 bench-order: release
 	scripts/bench-order.sh .build/release/device-readings 3

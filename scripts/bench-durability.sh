@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # Durability figures, one run, side by side (release build):
-#  1. ingest readings/s with batches of 1000 (16 connections) for memory only and --data-dir with
-#     --sync off, interval and always;
+#  1. ingest readings/s with batches of 1000 (the project's load generator, 8 connections, every
+#     reading new, verified) for memory only and --data-dir with --sync off, interval and always;
 #  2. recovery: N readings loaded with --sync off, then restart after kill -9 (journal replay) and
 #     after SIGTERM (snapshot load), with readings/s from the server's own "recovered" log line;
 #  3. bytes on disk per reading in the journal and in the snapshot.
-# usage: scripts/bench-durability.sh [SECONDS] [BODIES]   (BODIES of 1000 readings from regular-b1000; default 10 s, 10000 = 10M readings)
+# usage: scripts/bench-durability.sh [SECONDS] [BATCHES]   (BATCHES of 1000 readings for recovery; default 10 s, 10000 = 10M readings)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH=${BENCH:?set BENCH to the folder of the outside comparison kit (lib.sh, workloads, peers/seed-node); it is not part of this repository}
-source "$BENCH/lib.sh"
+source scripts/lib.sh
 SECS=${1:-10}; BODIES=${2:-10000}
-DATA=${BENCH_DATA:-/tmp/device-readings-bench/data}
-[ -s "$DATA/regular-b1000/bodies.ndjson" ] || BENCH_DATA=$DATA "$BENCH/workload/make-data.sh" regular 1000
-[ -x .build/release/device-readings ] || swift build -c release
-BIN=.build/release/device-readings
+BIN=$(release_binary)
 WORK=$(mktemp -d /tmp/bench-durability.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -24,19 +20,24 @@ serve() { # port args... ; sets pid
   until curl -sf "http://127.0.0.1:$1/ready" > /dev/null; do sleep 0.1; done
 }
 
-echo "== ingest, batches of 1000, ${SECS}s each, 16 connections"
+echo "== ingest, batches of 1000, ${SECS}s each, 8 connections"
 for mode in memory off interval always; do
-  port=$((18100 + RANDOM % 800)); rm -rf "$WORK/dir"
+  port=$(pick_port); rm -rf "$WORK/dir"
   if [ $mode = memory ]; then serve $port; else serve $port --data-dir "$WORK/dir" --sync $mode; fi
-  SERVER_PIDS=$pid TAG=$mode "$BENCH/run-ingest.sh" http://127.0.0.1:$port regular 1000 "$SECS" > "$WORK/run.out" 2>&1 || true
-  python3 scripts/bench-summary.py "$mode" < "$WORK/run.out"
+  $BIN bench --url "http://127.0.0.1:$port" --devices 1000 --readings 1000000 --batch 1000 --concurrency 8 \
+    --duration "$SECS" > "$WORK/run.out" 2>&1 || true
+  python3 - "$mode" "$WORK/run.out" <<'PY'
+import json, sys
+d = json.loads([l for l in open(sys.argv[2]) if l.startswith("{")][-1])
+print(f"{sys.argv[1]:9} readings/s={d['readings_per_second']:,.0f} p99={d['latency_ms']['p99']}ms verified={d['verified']}")
+PY
   stop_pid $pid
 done
 
 echo "== recovery and disk, $BODIES bodies of 1000 readings"
-port=$((18100 + RANDOM % 800)); rm -rf "$WORK/dir"
+port=$(pick_port); rm -rf "$WORK/dir"
 serve $port --data-dir "$WORK/dir" --sync off --snapshot-every off
-python3 "$BENCH/driver/verify.py" load http://127.0.0.1:$port "$DATA/regular-b1000/bodies.ndjson" --lines "$BODIES" --no-check > /dev/null
+$BIN bench --url "http://127.0.0.1:$port" --devices 1000 --readings "$BODIES" --batch 1000 --concurrency 8 > /dev/null
 readings=$((BODIES * 1000))
 journal_bytes=$(cat "$WORK"/dir/journal-*.log | wc -c)
 kill -9 $pid; wait $pid 2>/dev/null || true

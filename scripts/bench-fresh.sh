@@ -7,13 +7,13 @@
 #   PEER_JS: a Node server taking its port as first argument (the prototype's design, for one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 SECS=${1:-8}; BATCH=${2:-1000}; PEER=${3:-}
 ROUNDS=${ROUNDS:-3}
 BIN=.build/release/device-readings
 [ -x $BIN ] || swift build -c release
 OUT=$(mktemp -d /tmp/bench-fresh.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 servers="ours"; [ -n "$PEER" ] && servers="peer ours"
 for round in $(seq "$ROUNDS"); do
   for server in $servers; do

@@ -8,6 +8,7 @@
 #   without it, only this server is measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 SECS=${1:-8}
 PEER=${2:-}
 ROUNDS=${ROUNDS:-3}
@@ -16,7 +17,6 @@ command -v wrk > /dev/null || { echo "wrk is missing: apt-get install -y wrk" >&
 [ -x .build/release/http-ceiling ] || swift build -c release --product http-ceiling
 OUT=$(mktemp -d /tmp/bench-reads.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
-wait_port() { for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 printf '%s' '{"id":"sensor-1","latest_timestamp":"2024-01-01T00:00:00Z"}' > "$OUT/answer.json"
 servers="ceiling ours"; [ -n "$PEER" ] && servers="peer ceiling ours"
 for round in $(seq "$ROUNDS"); do
@@ -30,9 +30,9 @@ for round in $(seq "$ROUNDS"); do
     wait_port $port
     [ $server = ceiling ] || curl -sf -o /dev/null -H 'Content-Type: application/json' \
       -d '{"id":"sensor-1","readings":[{"timestamp":"2024-01-01T00:00:00Z","count":1}]}' http://127.0.0.1:$port/ingest
-    cpu0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+    cpu0=$(cpu_ticks $pid)
     wrk -t1 -c16 -d"${SECS}s" --latency http://127.0.0.1:$port/devices/sensor-1/latest_timestamp > "$OUT/wrk.txt"
-    cpu1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+    cpu1=$(cpu_ticks $pid)
     rps=$(awk '/Requests\/sec/ {print $2}' "$OUT/wrk.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt")
     total=$(awk '/requests in/ {print $1}' "$OUT/wrk.txt")

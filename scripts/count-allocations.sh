@@ -7,6 +7,7 @@
 # Needs perf and root (uprobes). usage: scripts/count-allocations.sh [get|ingest] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 MODE=${1:-get}
 SECS=${2:-3}
 command -v perf > /dev/null || { echo "perf is missing: apt-get install -y linux-perf" >&2; exit 2; }
@@ -18,7 +19,7 @@ OUT=$(mktemp -d /tmp/count-allocations.XXXXXX)
 port=$((18900 + RANDOM % 800))
 .build/release/device-readings serve --port $port --log-level warning > /dev/null 2>&1 & pid=$!
 trap 'kill $pid 2> /dev/null || true; rm -rf "$OUT"' EXIT
-for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+wait_port $port
 curl -sf -o /dev/null -H 'Content-Type: application/json' \
   -d '{"id":"sensor-1","readings":[{"timestamp":"2024-01-01T00:00:00Z","count":1}]}' http://127.0.0.1:$port/ingest
 cat > "$OUT/ingest.lua" <<'LUA'

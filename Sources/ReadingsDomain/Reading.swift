@@ -25,6 +25,25 @@ public enum IngestOutcome: Hashable, Sendable {
     case overflow
 }
 
+/// The one rule by which every engine decides a valid reading of a batch, in batch order: a
+/// reading at an instant the device already has (stored, or accepted earlier in the same batch)
+/// is a duplicate when the counts agree and a conflict when they do not, whatever else; a new
+/// reading is accepted, and counted into `cumulative`, unless that would pass 2^63−1.
+public enum IngestDecision {
+    /// Decides a reading of count `count` given `existing`, the count the device already has at
+    /// its instant (nil: none), and the device's cumulative count so far, which grows by `count`
+    /// when the reading is accepted.
+    @inlinable @inline(__always)
+    public static func decide(_ count: UInt64, existing: UInt64?, cumulative: inout UInt64) -> IngestOutcome {
+        if let existing {
+            return existing == count ? .duplicate : .conflicting(existingCount: existing)
+        }
+        guard count <= UInt64(Int64.max) - cumulative else { return .overflow }
+        cumulative += count
+        return .accepted
+    }
+}
+
 /// What a device's readings add up to, at one consistent moment.
 public struct DeviceSummary: Hashable, Sendable {
     /// The greatest instant among the device's readings.

@@ -259,17 +259,13 @@ public final class PostgresStore: ReadingStore, Service {
                 var total = UInt64(cumulative)
                 for reading in readings {
                     let t = reading.instant.nanoseconds
-                    if let existing = stored[t] {
-                        outcomes.append(existing == reading.count ? .duplicate : .conflicting(existingCount: existing))
-                    } else if reading.count > UInt64(Int64.max) - total {
-                        outcomes.append(.overflow)
-                    } else {
-                        total += reading.count
+                    let outcome = IngestDecision.decide(reading.count, existing: stored[t], cumulative: &total)
+                    if outcome == .accepted {
                         stored[t] = reading.count
                         newInstants.append(t)
                         newCounts.append(Int64(reading.count))
-                        outcomes.append(.accepted)
                     }
+                    outcomes.append(outcome)
                 }
                 if let latest = newInstants.max() {
                     try await connection.query(

@@ -154,7 +154,8 @@ struct DeviceSeries {
     private mutating func insert(_ reading: Reading, scratch: inout BlockScratch) -> IngestOutcome {
         let t = reading.instant.nanoseconds
         if count == 0 || t > latest {
-            guard add(reading.count) else { return .overflow }
+            let outcome = decide(reading, existing: nil)
+            guard outcome == .accepted else { return outcome }
             head.append(reading)
             latest = t
             if head.count >= DeviceSeries.headCapacity { sealHead() }
@@ -162,10 +163,9 @@ struct DeviceSeries {
         }
         if chunks.isEmpty || t > chunks[chunks.count - 1].last {
             let position = headLowerBound(t)
-            if position < head.count && head[position].instant.nanoseconds == t {
-                return repeated(existing: head[position].count, reading.count)
-            }
-            guard add(reading.count) else { return .overflow }
+            let existing = position < head.count && head[position].instant.nanoseconds == t ? head[position].count : nil
+            let outcome = decide(reading, existing: existing)
+            guard outcome == .accepted else { return outcome }
             head.insert(reading, at: position)
             if head.count >= DeviceSeries.headCapacity { sealHead() }
             return .accepted
@@ -180,13 +180,11 @@ struct DeviceSeries {
         let c = chunkIndex(coveringOrAfter: t, near: scratch.chunkHint)
         scratch.chunkHint = c
         let pendingPosition = chunks[c].pendingLowerBound(t)
-        if pendingPosition < chunks[c].pending.count, chunks[c].pending[pendingPosition].instant.nanoseconds == t {
-            return repeated(existing: chunks[c].pending[pendingPosition].count, reading.count)
-        }
-        if let existing = storedCount(at: t, chunk: c, scratch: &scratch) {
-            return repeated(existing: existing, reading.count)
-        }
-        guard add(reading.count) else { return .overflow }
+        let existing =
+            pendingPosition < chunks[c].pending.count && chunks[c].pending[pendingPosition].instant.nanoseconds == t
+            ? chunks[c].pending[pendingPosition].count : storedCount(at: t, chunk: c, scratch: &scratch)
+        let outcome = decide(reading, existing: existing)
+        guard outcome == .accepted else { return outcome }
         chunks[c].pending.insert(reading, at: pendingPosition)
         if chunks[c].pending.count >= chunks[c].pendingLimit { rebuild(c, scratch: &scratch) }
         return .accepted
@@ -221,18 +219,12 @@ struct DeviceSeries {
         return i < scratch.instants.count && scratch.instants[i] == t ? scratch.counts[i] : nil
     }
 
+    /// The domain's decision (``IngestDecision``), counting an accepted reading.
     @inline(__always)
-    private func repeated(existing: UInt64, _ count: UInt64) -> IngestOutcome {
-        existing == count ? .duplicate : .conflicting(existingCount: existing)
-    }
-
-    /// Counts a new reading unless it would push the cumulative count past `Int64.max`.
-    @inline(__always)
-    private mutating func add(_ value: UInt64) -> Bool {
-        guard value <= UInt64(Int64.max) - cumulative else { return false }
-        cumulative += value
-        count += 1
-        return true
+    private mutating func decide(_ reading: Reading, existing: UInt64?) -> IngestOutcome {
+        let outcome = IngestDecision.decide(reading.count, existing: existing, cumulative: &cumulative)
+        if outcome == .accepted { count += 1 }
+        return outcome
     }
 
     private func headLowerBound(_ t: Int64) -> Int {
