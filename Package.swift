@@ -79,9 +79,20 @@ let package = Package(
                 .embedInCode("Resources/dashboard/dashboard.js"),
             ]
         ),
+        // The load generator (`device-readings bench`): an HTTP client of this API with its own
+        // workload generator, sharing the domain's calendar, JSON writer and random generator.
+        .target(
+            name: "ReadingsLoad",
+            dependencies: [
+                "ReadingsDomain",
+                "ReadingsHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "device-readings",
             dependencies: [
+                "ReadingsLoad",
                 "ReadingsHTTP",
                 "ReadingsStorage",
                 "ReadingsPersistence",
@@ -97,7 +108,7 @@ let package = Package(
         .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/IngestBodyFuzzer"),
         .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/TimestampFuzzer"),
         // Engine-only benchmarks (Benchmarks/README.md): `make bench`, `make figures`.
-        .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain", "ReadingsTestSupport"], path: "Benchmarks/StorageWorkloads"),
+        .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain"], path: "Benchmarks/StorageWorkloads"),
         .executableTarget(
             name: "StorageBenchmarks",
             dependencies: [
@@ -125,7 +136,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StorageFigures",
-            dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads", "ReadingsTestSupport"],
+            dependencies: ["ReadingsStorage", "ReadingsDomain", "StorageWorkloads"],
             path: "Benchmarks/StorageFigures"
         ),
         // SwiftNIO alone, answering a constant body: the stack's ceiling (scripts/bench-ceiling.sh).
@@ -138,20 +149,18 @@ let package = Package(
             ],
             path: "Benchmarks/HTTPCeiling"
         ),
-        // Helpers shared by the test targets and the benchmark workloads (a seeded random generator).
-        .target(name: "ReadingsTestSupport", path: "Tests/Support"),
-        .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain", "ReadingsTestSupport"]),
+        .testTarget(name: "ReadingsDomainTests", dependencies: ["ReadingsDomain"]),
         // Drives the built `device-readings` binary as a real process (flags, .env, signals).
-        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings", "ReadingsDomain", "ReadingsTestSupport"]),
-        .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage", "ReadingsTestSupport"]),
-        .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence", "ReadingsTestSupport"]),
+        .testTarget(name: "DeviceReadingsExecutableTests", dependencies: ["device-readings", "ReadingsDomain"]),
+        .testTarget(name: "ReadingsLoadTests", dependencies: ["ReadingsLoad", "ReadingsDomain"]),
+        .testTarget(name: "ReadingsStorageTests", dependencies: ["ReadingsStorage"]),
+        .testTarget(name: "ReadingsPersistenceTests", dependencies: ["ReadingsPersistence"]),
         .testTarget(
             name: "ReadingsHTTPTests",
             dependencies: [
                 "ReadingsHTTP",
                 "ReadingsPersistence",
                 "ReadingsPostgres",
-                "ReadingsTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -11,7 +11,6 @@ import Glibc
 #endif
 import ReadingsDomain
 import ReadingsStorage
-import ReadingsTestSupport
 import StorageWorkloads
 
 /// The value of `--name N` on the command line, or `fallback`.

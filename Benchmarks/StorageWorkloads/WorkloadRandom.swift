@@ -1,4 +1,4 @@
-import ReadingsTestSupport
+import ReadingsDomain
 
 /// The workloads' generator: ``SplitMix64``, whose output is fixed by its algorithm, so every run
 /// of a benchmark stores exactly the same readings, seeded per independent stream.
@@ -7,8 +7,7 @@ public struct WorkloadRandom: RandomNumberGenerator, Sendable {
 
     /// The generator of one independent stream (one device, say) of `seed`.
     public init(seed: UInt64, stream: UInt64 = 0) {
-        generator = SplitMix64(seed: seed ^ (stream &+ 1) &* 0xD1B5_4A32_D192_ED03)
-        _ = generator.next()
+        generator = SplitMix64(seed: seed, stream: stream)
     }
 
     /// The next 64 random bits.

@@ -2,7 +2,7 @@
 ///
 /// The arithmetic is the well-known era-based algorithm: exact for every date, branch-light,
 /// no tables. Used by timestamp parsing and canonical formatting.
-enum CivilDate {
+public enum CivilDate {
     /// Days since 1970-01-01 of the given date (month 1...12, day 1...31, already validated).
     @inline(__always)
     static func days(year: Int, month: Int, day: Int) -> Int64 {
@@ -17,7 +17,7 @@ enum CivilDate {
 
     /// The date `days` after 1970-01-01.
     @inline(__always)
-    static func date(days: Int64) -> (year: Int, month: Int, day: Int) {
+    public static func date(days: Int64) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReadingsLoad
 
 /// `device-readings`: the root command.
 struct DeviceReadingsCommand: AsyncParsableCommand {

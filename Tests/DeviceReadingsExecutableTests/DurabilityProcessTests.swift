@@ -1,5 +1,5 @@
 import Foundation
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 /// The durable storage mode (`serve --data-dir DIR`) tested from outside, with real processes:

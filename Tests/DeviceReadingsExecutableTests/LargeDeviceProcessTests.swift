@@ -1,6 +1,5 @@
 import Foundation
 import ReadingsDomain
-import ReadingsTestSupport
 import Synchronization
 import Testing
 

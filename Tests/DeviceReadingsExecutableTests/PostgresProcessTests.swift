@@ -1,5 +1,5 @@
 import Foundation
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 /// The PostgreSQL engine as operators run it: real server processes on a real PostgreSQL.

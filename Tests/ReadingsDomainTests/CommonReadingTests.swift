@@ -1,4 +1,4 @@
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 @testable import ReadingsDomain

@@ -1,5 +1,5 @@
 import Foundation
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 @testable import ReadingsDomain

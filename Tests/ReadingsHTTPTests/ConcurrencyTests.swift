@@ -1,7 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 /// Exactly-once under racing requests: real concurrent connections to a live server posting

@@ -1,7 +1,7 @@
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import ReadingsTestSupport
+import ReadingsDomain
 import Testing
 
 /// Input crafted to break the server: mutated and truncated bodies, huge literals, deep

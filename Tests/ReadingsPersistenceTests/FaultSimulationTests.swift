@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import ReadingsDomain
 import ReadingsStorage
-import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsPersistence

@@ -1,7 +1,6 @@
 import Foundation
 import ReadingsDomain
 import ReadingsStorage
-import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsPersistence

@@ -1,6 +1,5 @@
 import ReadingsDomain
 import Synchronization
-import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsStorage

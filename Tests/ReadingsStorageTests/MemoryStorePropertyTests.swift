@@ -1,5 +1,4 @@
 import ReadingsDomain
-import ReadingsTestSupport
 import Testing
 
 @testable import ReadingsStorage

@@ -2,40 +2,23 @@ import NIOCore
 import ReadingsDomain
 
 /// Writing JSON straight into a response buffer: no intermediate strings or encoders on the
-/// hot path.
-extension ByteBuffer {
+/// hot path. Strings are escaped by the domain's one escaper (``JSONByteSink``).
+extension ByteBuffer: JSONByteSink {
+    @inline(__always)
+    public mutating func appendJSONByte(_ byte: UInt8) {
+        writeInteger(byte)
+    }
+
     /// Writes `bytes` (well-formed UTF-8) as a JSON string, quotes included.
     mutating func writeJSONString(_ bytes: some Collection<UInt8>) {
         writeInteger(UInt8(ascii: "\""))
-        writeJSONStringContent(bytes)
+        appendJSONStringContent(bytes)
         writeInteger(UInt8(ascii: "\""))
     }
 
     /// Writes `text` as a JSON string, quotes included.
     mutating func writeJSONString(_ text: String) {
         writeJSONString(text.utf8)
-    }
-
-    /// Writes `bytes` (well-formed UTF-8) escaped as JSON string content, without quotes.
-    mutating func writeJSONStringContent(_ bytes: some Collection<UInt8>) {
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\""): writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): writeStaticString("\\\\")
-            case 0x0A: writeStaticString("\\n")
-            case 0x0D: writeStaticString("\\r")
-            case 0x09: writeStaticString("\\t")
-            case 0x00..<0x20:
-                writeStaticString("\\u00")
-                writeInteger(hexDigit(byte >> 4))
-                writeInteger(hexDigit(byte & 0xF))
-            default: writeInteger(byte)
-            }
-        }
-    }
-
-    private func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
     /// Writes an integer in decimal.

@@ -178,13 +178,13 @@ struct IngestResponseWriter {
             out.put(" past 9223372036854775807 (2^63-1); the reading was not stored")
         case (.notAnObject(let kind), _):
             out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_READING\",\"error\":\"")
-            out.putEscaped("each element of readings must be an object, not \(kind.phrase)")
+            out.appendJSONStringContent("each element of readings must be an object, not \(kind.phrase)".utf8)
         case (.invalidTimestamp(let error), _):
             out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_TIMESTAMP\",\"error\":\"")
-            out.putEscaped(error.message)
+            out.appendJSONStringContent(error.message.utf8)
         case (.invalidCount(let error), _):
             out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_COUNT\",\"error\":\"")
-            out.putEscaped(error.message)
+            out.appendJSONStringContent(error.message.utf8)
         case (.valid, nil):
             preconditionFailure("a valid reading without an outcome")
         }

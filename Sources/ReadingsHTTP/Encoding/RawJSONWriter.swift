@@ -1,7 +1,9 @@
+import ReadingsDomain
+
 /// Writes JSON bytes through a raw pointer into memory reserved beforehand: the ingest response's
 /// hot loop, where a `ByteBuffer` call per fragment (with its capacity and uniqueness checks)
 /// would cost more than the bytes themselves. The caller reserves an upper bound of the size.
-struct RawJSONWriter {
+struct RawJSONWriter: JSONByteSink {
     private let base: UnsafeMutablePointer<UInt8>
     /// Bytes written so far.
     private(set) var count = 0
@@ -21,6 +23,11 @@ struct RawJSONWriter {
     mutating func put(_ byte: UInt8) {
         base[count] = byte
         count += 1
+    }
+
+    @inline(__always)
+    mutating func appendJSONByte(_ byte: UInt8) {
+        put(byte)
     }
 
     @inline(__always)
@@ -56,20 +63,5 @@ struct RawJSONWriter {
             p -= 1
         } while v > 0
         count += digits
-    }
-
-    /// Writes `text` escaped as JSON string content (at most 6 bytes per input byte).
-    mutating func putEscaped(_ text: String) {
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): put("\\\"")
-            case UInt8(ascii: "\\"): put("\\\\")
-            case 0x00..<0x20:
-                put("\\u00")
-                put(UInt8(ascii: "0") + byte >> 4)
-                put(byte & 0xF < 10 ? UInt8(ascii: "0") + byte & 0xF : UInt8(ascii: "a") + byte & 0xF - 10)
-            default: put(byte)
-            }
-        }
     }
 }

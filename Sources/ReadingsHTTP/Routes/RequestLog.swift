@@ -1,4 +1,5 @@
 import Logging
+import ReadingsDomain
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -99,10 +100,7 @@ enum RequestIDSource {
     private static let counter = Atomic<UInt64>(0)
 
     static func next() -> (UInt64, UInt64) {
-        var z = counter.add(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return (prefix, z ^ (z >> 31))
+        (prefix, SplitMix64.mix(counter.add(1, ordering: .relaxed).newValue &* SplitMix64.golden))
     }
 }
 

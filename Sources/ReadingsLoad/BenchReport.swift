@@ -1,3 +1,4 @@
+import ReadingsDomain
 import Foundation
 
 /// The end of a run, written twice: a summary for people and one JSON line for scripts.
@@ -103,16 +104,16 @@ struct BenchReport {
         let memory = bytesPerReading.map { fixed($0.value, 1) } ?? "null"
         let verified = verification.map { $0.mismatches.isEmpty ? "true" : "false" } ?? "null"
         let fields: [(String, String)] = [
-            ("url", BenchWireEncoding.jsonString(url)),
+            ("url", url.jsonQuoted),
             ("devices", "\(shape.devices)"),
             ("readings_per_device", "\(shape.readings)"),
             ("batch", "\(shape.batch)"),
-            ("order", BenchWireEncoding.jsonString(shape.order.rawValue)),
+            ("order", shape.order.rawValue.jsonQuoted),
             ("concurrency", "\(shape.connections)"),
             ("duplicates_percent", "\(shape.duplicatePercent)"),
             ("out_of_order_percent", "\(shape.outOfOrderPercent)"),
             ("seed", "\(shape.seed)"),
-            ("id_prefix", BenchWireEncoding.jsonString(shape.idPrefix)),
+            ("id_prefix", shape.idPrefix.jsonQuoted),
             ("complete", outcome.complete ? "true" : "false"),
             ("readings_sent", "\(readingsSent)"),
             ("requests", "\(requests)"),
@@ -162,7 +163,7 @@ struct BenchReport {
             "  speed       \(format(perSecond(generation.readings), 0)) readings/s, "
                 + "\(format(perSecond(generation.bytes) / 1_048_576, 1)) MiB/s",
             "{\"generate_only\":true,\"devices\":\(shape.devices),\"readings_per_device\":\(shape.readings),"
-                + "\"batch\":\(shape.batch),\"order\":\(BenchWireEncoding.jsonString(shape.order.rawValue)),"
+                + "\"batch\":\(shape.batch),\"order\":\(shape.order.rawValue.jsonQuoted),"
                 + "\"threads\":\(generation.threads),\"readings\":\(generation.readings),\"requests\":\(generation.requests),"
                 + "\"bytes\":\(generation.bytes),\"seconds\":\(format(seconds, 3)),"
                 + "\"readings_per_second\":\(format(perSecond(generation.readings), 1))}",

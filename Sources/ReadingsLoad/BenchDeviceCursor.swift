@@ -1,3 +1,5 @@
+import ReadingsDomain
+
 /// One send of a request: which reading it carries and whether it repeats an earlier send.
 struct BenchSend: Sendable, Equatable {
     /// The reading (index into the device's history, `0..<readings`).
@@ -32,7 +34,7 @@ struct BenchBatch: Sendable {
 struct BenchDeviceCursor: Sendable {
     /// The plan walked.
     let plan: BenchDevicePlan
-    private var random: BenchRandom
+    private var random: SplitMix64
     private var nextPosition = 0
     private var sent = 0
     private var repeatsLeft: Int

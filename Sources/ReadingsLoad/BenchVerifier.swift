@@ -1,3 +1,4 @@
+import ReadingsDomain
 import ReadingsHTTP
 
 /// After the run, checks the server holds exactly what it acknowledged: for each device (all of
@@ -110,7 +111,7 @@ enum BenchVerifier {
     ) throws -> [String] {
         let path = "/devices/\(PercentEncoding.encode(id.utf8))"
         var messages: [String] = []
-        let name = "device \(BenchWireEncoding.jsonString(id))"
+        let name = "device \(id.jsonQuoted)"
 
         let countStatus = try connection.get(path + "/cumulative_count")
         let countBody = String(decoding: connection.body.prefix(200), as: UTF8.self)

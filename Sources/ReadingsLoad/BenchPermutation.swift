@@ -1,10 +1,12 @@
+import ReadingsDomain
+
 /// A seeded pseudo-random permutation of `0..<count`, computed one element at a time in O(1)
 /// memory, in both directions: a stored shuffle would take 4 bytes per reading, 400 MB for one
 /// device of 100,000,000.
 ///
 /// An alternating Feistel network on the `bits` = ⌈log₂ count⌉ bits of an index, split into a high
 /// and a low half (sizes differ by at most one bit): each of the six rounds XORs one half with a
-/// keyed `BenchRandom.mix` of the other, which is its own inverse, so running the rounds backwards
+/// keyed `SplitMix64.mix` of the other, which is its own inverse, so running the rounds backwards
 /// inverts the permutation. It permutes `0..<2^bits`; "cycle walking" (apply again while the result
 /// is ≥ `count`) turns that into a permutation of `0..<count`, at fewer than two rounds of walking
 /// on average since `2^bits < 2·count`. A keyed Feistel network is a pseudo-random permutation, not
@@ -21,7 +23,7 @@ struct BenchPermutation: Sendable {
     private let k0, k1, k2, k3, k4, k5: UInt64
 
     /// A permutation of `0..<count` (`count` ≥ 1), its keys drawn from `random`.
-    init(count: Int, random: inout BenchRandom) {
+    init(count: Int, random: inout SplitMix64) {
         precondition(count >= 1)
         self.count = count
         let bits = count == 1 ? 0 : UInt64(Int.bitWidth - (count - 1).leadingZeroBitCount)
@@ -58,12 +60,12 @@ struct BenchPermutation: Sendable {
     private func encrypt(_ value: UInt64) -> UInt64 {
         var low = value & lowMask
         var high = value >> lowBits
-        high ^= BenchRandom.mix(low ^ k0) & highMask
-        low ^= BenchRandom.mix(high ^ k1) & lowMask
-        high ^= BenchRandom.mix(low ^ k2) & highMask
-        low ^= BenchRandom.mix(high ^ k3) & lowMask
-        high ^= BenchRandom.mix(low ^ k4) & highMask
-        low ^= BenchRandom.mix(high ^ k5) & lowMask
+        high ^= SplitMix64.mix(low ^ k0) & highMask
+        low ^= SplitMix64.mix(high ^ k1) & lowMask
+        high ^= SplitMix64.mix(low ^ k2) & highMask
+        low ^= SplitMix64.mix(high ^ k3) & lowMask
+        high ^= SplitMix64.mix(low ^ k4) & highMask
+        low ^= SplitMix64.mix(high ^ k5) & lowMask
         return high << lowBits | low
     }
 
@@ -71,12 +73,12 @@ struct BenchPermutation: Sendable {
     private func decrypt(_ value: UInt64) -> UInt64 {
         var low = value & lowMask
         var high = value >> lowBits
-        low ^= BenchRandom.mix(high ^ k5) & lowMask
-        high ^= BenchRandom.mix(low ^ k4) & highMask
-        low ^= BenchRandom.mix(high ^ k3) & lowMask
-        high ^= BenchRandom.mix(low ^ k2) & highMask
-        low ^= BenchRandom.mix(high ^ k1) & lowMask
-        high ^= BenchRandom.mix(low ^ k0) & highMask
+        low ^= SplitMix64.mix(high ^ k5) & lowMask
+        high ^= SplitMix64.mix(low ^ k4) & highMask
+        low ^= SplitMix64.mix(high ^ k3) & lowMask
+        high ^= SplitMix64.mix(low ^ k2) & highMask
+        low ^= SplitMix64.mix(high ^ k1) & lowMask
+        high ^= SplitMix64.mix(low ^ k0) & highMask
         return high << lowBits | low
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import device_readings
+import ReadingsDomain
+
+@testable import ReadingsLoad
 
 /// The bench's generator without a server: every order sends each reading exactly once plus the
 /// requested repeats, in the requests the counts announce; the ledger that verification relies on
@@ -32,7 +34,7 @@ import Testing
     @Test(arguments: [1, 2, 3, 4, 5, 7, 8, 16, 17, 100, 1000, 4097])
     func permutationIsABijectionBothWays(count: Int) {
         for seed in 0..<4 as Range<UInt64> {
-            var random = BenchRandom(seed: seed, stream: 1)
+            var random = SplitMix64(seed: seed, stream: 1)
             let permutation = BenchPermutation(count: count, random: &random)
             let images = (0..<count).map(permutation.image(of:))
             #expect(images.sorted() == Array(0..<count))
@@ -135,7 +137,7 @@ import Testing
     /// acknowledged request once (and nothing of other requests) would hold.
     @Test(arguments: BenchOrder.allCases)
     func ledgerAgreesWithAModelServer(order: BenchOrder) {
-        var answers = BenchRandom(seed: 99, stream: 0)
+        var answers = SplitMix64(seed: 99, stream: 0)
         for (readings, batch, duplicates, _) in BenchPlanTests.sizes {
             for acknowledgedPercent in [0, 30, 70, 100] {
                 let shape = BenchPlanTests.shape(readings: readings, batch: batch, order: order, duplicates: duplicates)
@@ -207,7 +209,7 @@ import Testing
         #expect(BenchTimestamp.string(offset: 59 * 86_400 + 3_723) == "2024-02-29T01:02:03Z")
         #expect(BenchTimestamp.string(offset: 100_000_000 * 60) == "2214-02-18T10:40:00Z")
         let formatter = ISO8601DateFormatter()
-        var random = BenchRandom(seed: 3, stream: 3)
+        var random = SplitMix64(seed: 3, stream: 3)
         for _ in 0..<1000 {
             let offset = Int64(random.below(6_000_000_000))
             let date = Date(timeIntervalSince1970: Double(BenchTimestamp.epochOfFirstReading + offset))
@@ -216,7 +218,7 @@ import Testing
     }
 
     @Test func latencyPercentilesAreWithinAFifthOfAPercent() {
-        var random = BenchRandom(seed: 5, stream: 5)
+        var random = SplitMix64(seed: 5, stream: 5)
         var histogram = BenchLatencyHistogram()
         var other = BenchLatencyHistogram()
         var values: [UInt64] = []

@@ -7,9 +7,9 @@ import Foundation
 /// readings takes no more memory than one of a thousand), times every request, prints a summary
 /// and one JSON line, then reads devices back to verify the server kept exactly what it
 /// acknowledged.
-struct BenchCommand: ParsableCommand {
+public struct BenchCommand: ParsableCommand {
     /// The subcommand's name and help.
-    static let configuration = CommandConfiguration(
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Load-test a running server: ingest generated readings, report throughput and latency, verify the result.",
         discussion: """
@@ -99,7 +99,7 @@ struct BenchCommand: ParsableCommand {
     var generateOnly = false
 
     /// Checks the flags before anything is sent.
-    func validate() throws {
+    public func validate() throws {
         try require(devices, in: 1...100_000_000, "--devices")
         // 100,000,000 readings a minute apart end in 2214, well inside the server's range (to 2262).
         try require(readings, in: 1...100_000_000, "--readings")
@@ -142,7 +142,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Checks the server answers, then sends the workload, reports, verifies.
-    func run() throws {
+    public init() {}
+
+    public func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let target = try BenchTarget(url: url)
         let shape = BenchWorkload.Shape(

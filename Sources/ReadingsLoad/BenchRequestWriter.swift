@@ -1,3 +1,5 @@
+import ReadingsDomain
+
 /// Writes one `POST /ingest` request at a time (head and body) into a buffer it reuses, so a
 /// connection holds one request's bytes, however long the run.
 ///
@@ -35,7 +37,7 @@ struct BenchRequestWriter {
     /// The start of every body of device `id`: `{"id":"<id as JSON string content>","readings":[`.
     static func bodyStart(id: String) -> [UInt8] {
         var bytes = Array(#"{"id":""#.utf8)
-        BenchWireEncoding.appendJSONStringContent(id, to: &bytes)
+        bytes.appendJSONStringContent(id.utf8)
         bytes += #"","readings":["#.utf8
         return bytes
     }

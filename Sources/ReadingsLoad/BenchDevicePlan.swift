@@ -1,3 +1,5 @@
+import ReadingsDomain
+
 /// One device's part of the workload, as rules rather than data: every reading's value and the
 /// order of sending are computed from the seed and an index on demand, so a plan takes the same
 /// few hundred bytes for a device of ten readings or of a hundred million. `BenchDeviceCursor`
@@ -34,7 +36,7 @@ struct BenchDevicePlan: Sendable {
     /// Extra sends, each an exact repeat of a reading sent in an earlier request.
     let repeats: Int
     /// The seed of the cursor's choices (which sends are repeats, what each repeats).
-    let scheduleRandom: BenchRandom
+    let scheduleRandom: SplitMix64
     private let valueKey: UInt64
     /// σ: the shuffle (`shuffled`) or the pairing of swapped readings (`in`, `late`).
     private let permutation: BenchPermutation
@@ -48,7 +50,7 @@ struct BenchDevicePlan: Sendable {
         order = shape.order
         swappedPairs = shape.swappedPairsPerDevice
         repeats = shape.repeatsPerDevice
-        var random = BenchRandom(seed: shape.seed, stream: UInt64(index))
+        var random = SplitMix64(seed: shape.seed, stream: UInt64(index))
         valueKey = random.next()
         permutation = BenchPermutation(count: shape.readings, random: &random)
         scheduleRandom = random
@@ -78,7 +80,7 @@ struct BenchDevicePlan: Sendable {
     /// Reading `reading`'s time (seconds after 2024-01-01T00:00:00Z) and count.
     @inline(__always)
     func value(of reading: Int) -> (offset: Int64, count: Int) {
-        let bits = BenchRandom.mix(valueKey &+ UInt64(reading) &* BenchRandom.golden)
+        let bits = SplitMix64.mix(valueKey &+ UInt64(reading) &* SplitMix64.golden)
         // Multiply-high of each 32-bit half: 0..<30 and 0..<51.
         let jitter = Int64(truncatingIfNeeded: ((bits >> 32) &* 30) >> 32)
         let count = Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* 51) >> 32)

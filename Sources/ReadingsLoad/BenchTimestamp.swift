@@ -1,3 +1,5 @@
+import ReadingsDomain
+
 /// The bench's timestamps: whole seconds after 2024-01-01T00:00:00Z, written as canonical RFC 3339
 /// UTC (`YYYY-MM-DDTHH:MM:SSZ`), which is also how the server writes them back.
 enum BenchTimestamp {
@@ -34,11 +36,11 @@ enum BenchTimestamp {
         }
 
         private mutating func cacheDate(of days: Int64) {
-            let (year, month, dayOfMonth) = BenchTimestamp.civil(daysSinceEpoch: days)
+            let (year, month, dayOfMonth) = CivilDate.date(days: days)
             withUnsafeMutableBytes(of: &date) { raw in
                 let out = raw.baseAddress!
-                Writer.twoDigits(Int(year / 100), at: out)
-                Writer.twoDigits(Int(year % 100), at: out + 2)
+                Writer.twoDigits(year / 100, at: out)
+                Writer.twoDigits(year % 100, at: out + 2)
                 out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 4, as: UInt8.self)
                 Writer.twoDigits(month, at: out + 5)
                 out.storeBytes(of: UInt8(ascii: "-"), toByteOffset: 7, as: UInt8.self)
@@ -61,20 +63,5 @@ enum BenchTimestamp {
             writer.write(offset: offset, to: UnsafeMutableRawPointer(buffer.baseAddress!))
             return length
         }
-    }
-
-    /// Proleptic Gregorian date of a day count since 1970-01-01 (days ≥ 0), after Howard
-    /// Hinnant's `civil_from_days`.
-    private static func civil(daysSinceEpoch: Int64) -> (year: Int64, month: Int, day: Int) {
-        let z = daysSinceEpoch + 719_468
-        let era = z / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * shiftedMonth + 2) / 5 + 1)
-        let month = Int(shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9)
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 }
