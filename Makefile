@@ -2,7 +2,7 @@
 SWIFT ?= swift
 PORT ?= 3000
 
-.PHONY: run build release test bench-ingest bench-durability memory clean
+.PHONY: run build release test lint format bench-ingest bench-durability memory clean
 
 ## Start the server on the embedded default (memory engine) at 127.0.0.1:$(PORT).
 run: release
@@ -18,6 +18,14 @@ release:
 test:
 	$(SWIFT) build --build-tests
 	scripts/with-postgres.sh scripts/with-deadline.sh $(SWIFT) test --skip-build
+
+## Style: `make format` rewrites the sources as .swift-format says; `make lint` (run by CI)
+## fails on any difference or lint warning.
+SOURCES = Sources Tests Benchmarks Package.swift
+format:
+	$(SWIFT) format --in-place --recursive --parallel $(SOURCES)
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(SOURCES)
 
 ## Engine-only benchmarks (ordo-one/benchmark, built in release by its plugin); see
 ## Benchmarks/README.md. One benchmark, by regex: make bench FILTER='insert messy'.

@@ -12,7 +12,7 @@ import PackageDescription
 let package = Package(
     name: "device-readings",
     products: [
-        .executable(name: "device-readings", targets: ["device-readings"]),
+        .executable(name: "device-readings", targets: ["device-readings"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -105,7 +105,8 @@ let package = Package(
         ),
         // libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md); without -DFUZZING they replay files.
         .target(name: "FuzzSupport", path: "Sources/Fuzz/FuzzSupport"),
-        .executableTarget(name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/IngestBodyFuzzer"),
+        .executableTarget(
+            name: "IngestBodyFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/IngestBodyFuzzer"),
         .executableTarget(name: "TimestampFuzzer", dependencies: ["ReadingsDomain", "FuzzSupport"], path: "Sources/Fuzz/TimestampFuzzer"),
         // Engine-only benchmarks (Benchmarks/README.md): `make bench`, `make figures`.
         .target(name: "StorageWorkloads", dependencies: ["ReadingsDomain"], path: "Benchmarks/StorageWorkloads"),

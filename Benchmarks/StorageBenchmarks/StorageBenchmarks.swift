@@ -110,14 +110,18 @@ func lookupBenchmarks() {
     var state: LookupState?
     let setup: Benchmark.BenchmarkSetupHook = { state = LookupState() }
     let teardown: Benchmark.BenchmarkTeardownHook = { state = nil }
-    Benchmark("lookup summary", configuration: .init(scalingFactor: .kilo), closure: { _ in
-        guard let state else { return }
-        for query in state.queries { blackHole(state.store.summary(of: query.device)) }
-    }, setup: setup, teardown: teardown)
-    Benchmark("lookup 100 readings", configuration: .init(scalingFactor: .kilo), closure: { _ in
-        guard let state else { return }
-        for query in state.queries { blackHole(state.store.readings(of: query.device, in: query.range, limit: 100)) }
-    }, setup: setup, teardown: teardown)
+    Benchmark(
+        "lookup summary", configuration: .init(scalingFactor: .kilo),
+        closure: { _ in
+            guard let state else { return }
+            for query in state.queries { blackHole(state.store.summary(of: query.device)) }
+        }, setup: setup, teardown: teardown)
+    Benchmark(
+        "lookup 100 readings", configuration: .init(scalingFactor: .kilo),
+        closure: { _ in
+            guard let state else { return }
+            for query in state.queries { blackHole(state.store.readings(of: query.device, in: query.range, limit: 100)) }
+        }, setup: setup, teardown: teardown)
 }
 
 /// `BlockCodec` on one block of 1024 regular readings; one iteration is one block.

@@ -6,12 +6,13 @@
 //
 // Defaults: 10,000 devices × 5,000 readings = 50M readings per dataset, both datasets.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import ReadingsDomain
 import ReadingsStorage
 import StorageWorkloads
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The value of `--name N` on the command line, or `fallback`.
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -58,9 +59,10 @@ let devices = option("--devices", 10_000)
 /// Readings each device sends (`--per-device`).
 let perDevice = option("--per-device", 5_000)
 /// The datasets to run: both, or the one named by `--only regular|messy`.
-let shapes = CommandLine.arguments.firstIndex(of: "--only").flatMap { at in
-    at + 1 < CommandLine.arguments.count ? WorkloadShape(rawValue: CommandLine.arguments[at + 1]).map { [$0] } : nil
-} ?? WorkloadShape.allCases
+let shapes =
+    CommandLine.arguments.firstIndex(of: "--only").flatMap { at in
+        at + 1 < CommandLine.arguments.count ? WorkloadShape(rawValue: CommandLine.arguments[at + 1]).map { [$0] } : nil
+    } ?? WorkloadShape.allCases
 print("memory engine, single thread, \(devices) devices × \(perDevice) readings, batches of 1000")
 
 for shape in shapes {
@@ -79,18 +81,21 @@ for shape in shapes {
     let statistics = store.statistics()
     let residentGrowth = residentBytes() - residentBefore
     let time = seconds(elapsed)
-    print("""
+    print(
+        """
 
-    \(shape) dataset:
-      readings sent      \(dataset.readings)
-      readings stored    \(statistics.readings) (accepted \(accepted), others repeats)
-      ingest seconds     \(fixed(time, 3))
-      readings/s         \(Int(Double(dataset.readings) / time)) (sent, single thread)
-      engine bytes       \(statistics.memoryBytes) in \(statistics.blocks) blocks
-      bytes per reading  \(fixed(Double(statistics.memoryBytes) / Double(max(1, statistics.readings)))) (engine estimate, per stored reading)
-    """)
+        \(shape) dataset:
+          readings sent      \(dataset.readings)
+          readings stored    \(statistics.readings) (accepted \(accepted), others repeats)
+          ingest seconds     \(fixed(time, 3))
+          readings/s         \(Int(Double(dataset.readings) / time)) (sent, single thread)
+          engine bytes       \(statistics.memoryBytes) in \(statistics.blocks) blocks
+          bytes per reading  \(fixed(Double(statistics.memoryBytes) / Double(max(1, statistics.readings)))) (engine estimate, per stored reading)
+        """)
     if shape == shapes.first {
-        print("  RSS growth         \(fixed(Double(residentGrowth) / Double(max(1, statistics.readings)))) bytes per stored reading (process, first dataset only)")
+        print(
+            "  RSS growth         \(fixed(Double(residentGrowth) / Double(max(1, statistics.readings)))) bytes per stored reading (process, first dataset only)"
+        )
     }
     withExtendedLifetime(store) {}
 }
@@ -116,7 +121,9 @@ if history > 0 {
         }
         let statistics = store.statistics()
         precondition(statistics.readings == history, "\(name): stored \(statistics.readings)")
-        print("  \(name + String(repeating: " ", count: 9 - name.count))  \(Int(Double(history) / seconds(time))) readings/s, \(fixed(Double(statistics.memoryBytes) / Double(history))) bytes per reading")
+        print(
+            "  \(name + String(repeating: " ", count: 9 - name.count))  \(Int(Double(history) / seconds(time))) readings/s, \(fixed(Double(statistics.memoryBytes) / Double(history))) bytes per reading"
+        )
     }
 }
 
@@ -149,9 +156,10 @@ let decodeTime = bytes.withUnsafeBufferPointer { buffer in
 }
 precondition(decodedInstants == instants && decodedCounts == counts, "codec round trip failed")
 let readings = Double(rounds * 1_024)
-print("""
+print(
+    """
 
-block codec, 1024 regular readings (\(bytes.count) bytes, \(fixed(Double(bytes.count) / 1_024)) bytes per reading):
-  encode  \(Int(readings / seconds(encodeTime))) readings/s (\(Int(seconds(encodeTime) / Double(rounds) * 1e9)) ns per block)
-  decode  \(Int(readings / seconds(decodeTime))) readings/s (\(Int(seconds(decodeTime) / Double(rounds) * 1e9)) ns per block)
-""")
+    block codec, 1024 regular readings (\(bytes.count) bytes, \(fixed(Double(bytes.count) / 1_024)) bytes per reading):
+      encode  \(Int(readings / seconds(encodeTime))) readings/s (\(Int(seconds(encodeTime) / Double(rounds) * 1e9)) ns per block)
+      decode  \(Int(readings / seconds(decodeTime))) readings/s (\(Int(seconds(decodeTime) / Double(rounds) * 1e9)) ns per block)
+    """)

@@ -17,7 +17,8 @@ public struct Application: Service {
     public func run() async throws {
         // Shut down in reverse order: the server drains first, then the services stop.
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(services: services.map { .init(service: $0) } + [.init(service: server)], logger: logger))
+            configuration: ServiceGroupConfiguration(
+                services: services.map { .init(service: $0) } + [.init(service: server)], logger: logger))
         try await withGracefulShutdownHandler {
             try await group.run()
         } onGracefulShutdown: {

@@ -154,9 +154,11 @@ public struct BenchCommand: ParsableCommand {
         let workload = BenchWorkload(shape: shape, target: target, apiKey: apiKey, returnMinimal: returnMinimal)
 
         if generateOnly {
-            progress("building \(workload.sendCount) readings in \(workload.requestCount) requests on \(shape.connections) threads, sending nothing...")
+            progress(
+                "building \(workload.sendCount) readings in \(workload.requestCount) requests on \(shape.connections) threads, sending nothing..."
+            )
             let generation = BenchLoadRunner.generate(workload, duration: duration)
-            BenchReport.generationLines(generation, shape: shape).forEach { print($0) }
+            for line in BenchReport.generationLines(generation, shape: shape) { print(line) }
             return
         }
 

@@ -1,5 +1,5 @@
-import ReadingsDomain
 import Foundation
+import ReadingsDomain
 
 /// The end of a run, written twice: a summary for people and one JSON line for scripts.
 struct BenchReport {

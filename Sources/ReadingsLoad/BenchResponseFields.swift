@@ -61,7 +61,8 @@ enum BenchResponseFields {
 
     /// The index just after `"name"`, the colon and any whitespace.
     private static func valueStart(_ name: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        let key = [UInt8(ascii: "\"")] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        let key =
+            [UInt8(ascii: "\"")] + UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
             + [UInt8(ascii: "\"")]
         guard bytes.count >= key.count else { return nil }
         var start = 0

@@ -80,7 +80,8 @@ public struct PosixFileSystem: FileSystem {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw JournalError.io(operation: "mkdir", path: path, errno: (error as NSError).code == NSFileWriteOutOfSpaceError ? ENOSPC : EIO)
+            throw JournalError.io(
+                operation: "mkdir", path: path, errno: (error as NSError).code == NSFileWriteOutOfSpaceError ? ENOSPC : EIO)
         }
     }
 

@@ -287,7 +287,9 @@ public final class Journal: @unchecked Sendable {
             try fileSystem.truncate(handle, to: acknowledgedSize, path: path)
             try fileSystem.sync(handle, path: path)
             segmentSize = acknowledgedSize
-            logger.notice("cut the journal back to its acknowledged records", metadata: ["journal.segment": "\(path)", "journal.size": "\(acknowledgedSize)"])
+            logger.notice(
+                "cut the journal back to its acknowledged records",
+                metadata: ["journal.segment": "\(path)", "journal.size": "\(acknowledgedSize)"])
         } catch {
             logger.error("cannot cut the journal back yet; the rebuild will", metadata: ["error": "\(error)"])
             condition.lock()

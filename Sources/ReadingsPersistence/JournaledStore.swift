@@ -228,7 +228,8 @@ public final class JournaledStore: ReadingStore, Service {
 
     /// Recovers from disk and opens a new journal segment.
     func start() async throws {
-        let (memory, journal, result) = try await onBlockingThread("recovery") { [directory, policy, segmentLimit, fileSystem, metrics, logger] in
+        let (memory, journal, result) = try await onBlockingThread("recovery") {
+            [directory, policy, segmentLimit, fileSystem, metrics, logger] in
             let start = ContinuousClock.now
             let memory = MemoryStore()
             let result = try Recovery.recover(directory, into: memory, fileSystem: fileSystem, logger: logger)
@@ -303,7 +304,9 @@ public final class JournaledStore: ReadingStore, Service {
         }
         logger.info(
             "snapshot written",
-            metadata: ["snapshot.path": "\(written.path)", "snapshot.readings": "\(written.readings)", "snapshot.bytes": "\(written.bytes)"])
+            metadata: [
+                "snapshot.path": "\(written.path)", "snapshot.readings": "\(written.readings)", "snapshot.bytes": "\(written.bytes)",
+            ])
     }
 
     /// What `kill -9` leaves, for tests that stop a store without stopping the process: the

@@ -88,13 +88,17 @@ public enum Recovery {
             if data.count < Journal.headerSize {
                 try fileSystem.remove(path)
                 removed = true
-                logger.warning("removed a journal segment shorter than its header (a crash or a full disk while creating it)", metadata: ["journal.segment": "\(path)"])
+                logger.warning(
+                    "removed a journal segment shorter than its header (a crash or a full disk while creating it)",
+                    metadata: ["journal.segment": "\(path)"])
             } else {
                 segments.append((path, data))
             }
         }
         for (k, segment) in segments.enumerated() {
-            try replay(segment.data, of: segment.path, isLast: k == segments.count - 1, into: store, fileSystem: fileSystem, result: &result, logger: logger)
+            try replay(
+                segment.data, of: segment.path, isLast: k == segments.count - 1, into: store, fileSystem: fileSystem, result: &result,
+                logger: logger)
         }
         if removed { try fileSystem.syncDirectory(directory.path) }
         result.nextSegment = max(replayFrom, (listing.segments.last?.number).map { $0 + 1 } ?? 0)

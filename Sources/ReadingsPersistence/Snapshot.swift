@@ -127,7 +127,8 @@ public enum Snapshot {
             func finishCurrent() throws {
                 guard let (id, loader, start) = current else { return }
                 guard let series = loader.finish() else {
-                    throw corrupt(start, "invalid series for device \(id) (\(loader.chunksExpected) chunk records missing, or inconsistent)")
+                    throw corrupt(
+                        start, "invalid series for device \(id) (\(loader.chunksExpected) chunk records missing, or inconsistent)")
                 }
                 store.restore(series, for: id)
                 devices += 1

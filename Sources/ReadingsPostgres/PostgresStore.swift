@@ -216,7 +216,9 @@ public final class PostgresStore: ReadingStore, Service {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
                 logger: logger)
             var current = 0
-            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger).decode(Int.self) {
+            for try await version in try await connection.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
+                .decode(Int.self)
+            {
                 current = version
             }
             for migration in PostgresSchema.migrations where migration.version > current {
@@ -383,7 +385,8 @@ public final class PostgresStore: ReadingStore, Service {
                 entries.append(
                     DeviceListEntry(
                         id: id,
-                        summary: DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))))
+                        summary: DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count)))
+                )
             }
             let hasMore = entries.count > limit
             if hasMore { entries.removeLast() }

@@ -30,25 +30,42 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical [LOG_LEVEL] (default: info)")
     var logLevel: String?
 
-    @Option(help: "Close a connection with no request in progress for this many seconds, including one still sending a request head (slowloris); 0: never [IDLE_TIMEOUT] (default: 30)")
+    @Option(
+        help:
+            "Close a connection with no request in progress for this many seconds, including one still sending a request head (slowloris); 0: never [IDLE_TIMEOUT] (default: 30)"
+    )
     var idleTimeout: Int?
 
-    @Option(help: "Close a connection whose request body has not arrived whole this many seconds after its head (a slow-body slowloris); 0: never [REQUEST_TIMEOUT] (default: 60)")
+    @Option(
+        help:
+            "Close a connection whose request body has not arrived whole this many seconds after its head (a slow-body slowloris); 0: never [REQUEST_TIMEOUT] (default: 60)"
+    )
     var requestTimeout: Int?
 
-    @Option(help: "Serve at most this many connections at once, the rest wait to be accepted; 0: no limit [MAX_CONNECTIONS] (default: 1024)")
+    @Option(
+        help: "Serve at most this many connections at once, the rest wait to be accepted; 0: no limit [MAX_CONNECTIONS] (default: 1024)")
     var maxConnections: Int?
 
     @Option(help: "Largest request head (request line and headers) in bytes [MAX_HEADER_SIZE] (default: 16384)")
     var maxHeaderSize: Int?
 
-    @Option(help: "Memory that ingest requests in flight may hold at once, in bytes; a request that does not fit gets 503 before its body is read [MAX_INFLIGHT_BYTES] (default: an eighth of physical memory, at least 268435456)")
+    @Option(
+        help:
+            "Memory that ingest requests in flight may hold at once, in bytes; a request that does not fit gets 503 before its body is read [MAX_INFLIGHT_BYTES] (default: an eighth of physical memory, at least 268435456)"
+    )
     var maxInflightBytes: Int?
 
-    @Option(name: .customLong("api-key"), help: "Require Authorization: Bearer KEY on every route but /health, /ready, /metrics (see --metrics-auth), /openapi.json and the dashboard's files; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)")
+    @Option(
+        name: .customLong("api-key"),
+        help:
+            "Require Authorization: Bearer KEY on every route but /health, /ready, /metrics (see --metrics-auth), /openapi.json and the dashboard's files; repeatable [API_KEYS] (comma-separated there) (default: none, no key needed)"
+    )
     var apiKeys: [String] = []
 
-    @Option(name: .customLong("read-api-key"), help: "A key that may read but not ingest (403 on POST /ingest); repeatable [READ_API_KEYS] (comma-separated there) (default: none)")
+    @Option(
+        name: .customLong("read-api-key"),
+        help: "A key that may read but not ingest (403 on POST /ingest); repeatable [READ_API_KEYS] (comma-separated there) (default: none)"
+    )
     var readAPIKeys: [String] = []
 
     @Flag(help: "With API keys, require one for /metrics too [METRICS_AUTH] (default: false, /metrics is open)")
@@ -63,13 +80,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --sync interval: fsync at most this often, e.g. 1s, 250ms [SYNC_INTERVAL] (default: 1s)")
     var syncInterval: String?
 
-    @Option(help: "Use PostgreSQL instead (postgres://user:password@host:port/database?sslmode=MODE&sslrootcert=FILE; sslmode: disable, prefer (default), require, verify-ca, verify-full); many instances may share one database [POSTGRES_URL] (default: none)")
+    @Option(
+        help:
+            "Use PostgreSQL instead (postgres://user:password@host:port/database?sslmode=MODE&sslrootcert=FILE; sslmode: disable, prefer (default), require, verify-ca, verify-full); many instances may share one database [POSTGRES_URL] (default: none)"
+    )
     var postgresUrl: String?
 
     @Option(help: "Most connections to PostgreSQL [POSTGRES_POOL_SIZE] (default: 16)")
     var postgresPoolSize: Int?
 
-    @Option(help: "Snapshot after this much journal (e.g. 256MiB) or this much time (e.g. 10m); 'off' for only at shutdown [SNAPSHOT_EVERY] (default: 256MiB)")
+    @Option(
+        help:
+            "Snapshot after this much journal (e.g. 256MiB) or this much time (e.g. 10m); 'off' for only at shutdown [SNAPSHOT_EVERY] (default: 256MiB)"
+    )
     var snapshotEvery: String?
 
     func run() async throws {
@@ -133,13 +156,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let poolSize = try postgresPoolSize ?? settings.integer("POSTGRES_POOL_SIZE", in: 1...1000) ?? 16
             let store = try PostgresStore(url: url, poolSize: poolSize, metrics: metrics.factory, logger: logger)
-            logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "postgres"])
+            logger.info(
+                "starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "postgres"])
             let app = buildApplication(configuration: configuration, store: store, services: [store], metrics: metrics, logger: logger)
             try await app.runService()
             return
         }
         guard let directory = dataDir ?? settings.value("DATA_DIR"), !directory.isEmpty else {
-            logger.info("starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory"])
+            logger.info(
+                "starting", metadata: ["server.address": "\(configuration.host):\(configuration.port)", "storage.engine": "memory"])
             let app = buildApplication(configuration: configuration, store: MemoryStore(), metrics: metrics, logger: logger)
             try await app.runService()
             return

@@ -23,7 +23,8 @@ enum StorageSettings {
         if text.lowercased() == "off" { return SnapshotTrigger(bytes: nil, interval: nil) }
         if let every = duration(text), every > .zero { return SnapshotTrigger(bytes: nil, interval: every) }
         if let bytes = size(text), bytes > 0 { return SnapshotTrigger(bytes: bytes, interval: nil) }
-        throw ValidationError("--snapshot-every must be a positive size such as 256MiB, a positive duration such as 10m, or off; got '\(text)'")
+        throw ValidationError(
+            "--snapshot-every must be a positive size such as 256MiB, a positive duration such as 10m, or off; got '\(text)'")
     }
 
     /// `250ms`, `1s`, `10m`, `1h`.

@@ -79,7 +79,9 @@ import Testing
     }
 
     @Test func benchAgainstNothingFailsWithAMessage() throws {
-        let result = try ServerProcess.run(["bench", "--url", "http://127.0.0.1:\(ServerProcess.freePort())", "--devices", "1", "--readings", "1"])
+        let result = try ServerProcess.run([
+            "bench", "--url", "http://127.0.0.1:\(ServerProcess.freePort())", "--devices", "1", "--readings", "1",
+        ])
         #expect(result.status == 1)
         #expect(result.output.contains("refused"))
     }

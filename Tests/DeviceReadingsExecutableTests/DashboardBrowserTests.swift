@@ -33,12 +33,14 @@ struct DashboardBrowserTests {
     static let chosen = "pump 3/α"
 
     @Test func tableAndChartOfOneDevice() async throws {
-        let chromium = try #require(Chromium.executable, "CI is set but Chromium is missing: .ci/run must install it (apt-get install chromium)")
+        let chromium = try #require(
+            Chromium.executable, "CI is set but Chromium is missing: .ci/run must install it (apt-get install chromium)")
         let server = try ServerProcess(arguments: ["--log-level", "warning"])
         try await server.waitUntilServing()
         for device in Self.seeded {
             let readings = device.readings.map { #"{"timestamp":"\#($0.timestamp)","count":\#($0.count)}"# }
-            let (head, body) = try server.exchange("POST", "/ingest", body: #"{"id":"\#(device.id)","readings":[\#(readings.joined(separator: ","))]}"#)
+            let (head, body) = try server.exchange(
+                "POST", "/ingest", body: #"{"id":"\#(device.id)","readings":[\#(readings.joined(separator: ","))]}"#)
             try #require(head.hasPrefix("HTTP/1.1 202"), "seeding \(device.id): \(head)\n\(body)")
         }
 
@@ -52,10 +54,13 @@ struct DashboardBrowserTests {
 
         // One device, 00:00 to 23:30 in 1 h steps: the buckets start at 00:00, ..., 23:00, so 24 bars
         // (an unaligned `to` keeps the count free of any doubt about a bucket starting at `to`).
-        let url = "http://127.0.0.1:\(server.port)/#device=\(Chromium.percentEncoded(Self.chosen))"
+        let url =
+            "http://127.0.0.1:\(server.port)/#device=\(Chromium.percentEncoded(Self.chosen))"
             + "&from=2024-01-01T00:00:00Z&to=2024-01-01T23:30:00Z&step=1h"
         let page = try DashboardPage(dom: Chromium.run(chromium, ["--window-size=1280,900", "--dump-dom", url]))
-        try #require(page.state == "ready", "the dashboard did not finish: data-state=\(page.state ?? "none"), status: \(page.status)\n\(server.log)")
+        try #require(
+            page.state == "ready", "the dashboard did not finish: data-state=\(page.state ?? "none"), status: \(page.status)\n\(server.log)"
+        )
 
         let rows = try page.deviceRows()
         #expect(rows.map(\.id) == Self.seeded.map(\.id))
@@ -93,13 +98,15 @@ struct DashboardBrowserTests {
     /// With API keys on, the page itself loads without one (it cannot send a key it has not asked
     /// for yet), its API requests get 401, and it shows the key form instead of an empty success.
     @Test func withAPIKeysThePageAsksForOne() async throws {
-        let chromium = try #require(Chromium.executable, "CI is set but Chromium is missing: .ci/run must install it (apt-get install chromium)")
+        let chromium = try #require(
+            Chromium.executable, "CI is set but Chromium is missing: .ci/run must install it (apt-get install chromium)")
         let server = try ServerProcess(environment: ["API_KEYS": "dashboard-key"])
         try await server.waitUntilServing()
         let seed = #"{"id":"boiler-1","readings":[{"timestamp":"2024-01-01T00:00:00Z","count":1}]}"#
         #expect(try server.exchange("POST", "/ingest", body: seed, authorization: "Bearer dashboard-key").head.hasPrefix("HTTP/1.1 202"))
 
-        let page = try DashboardPage(dom: Chromium.run(chromium, ["--window-size=1280,900", "--dump-dom", "http://127.0.0.1:\(server.port)/"]))
+        let page = try DashboardPage(
+            dom: Chromium.run(chromium, ["--window-size=1280,900", "--dump-dom", "http://127.0.0.1:\(server.port)/"]))
         #expect(page.keyFormShown)
         #expect(page.status.contains("API key"), "\(page.status)")
         #expect(try page.deviceRows().isEmpty)
@@ -156,17 +163,21 @@ enum Chromium {
             if command -v timeout >/dev/null 2>&1; then exec timeout 120 "$@" 2>"$errors"; else exec "$@" 2>"$errors"; fi
             """#
         let result = try ServerProcess.runTool(
-            "/bin/sh", ["-c", script, "sh", errors.path, chromium, "--user-data-dir=\(scratch.appendingPathComponent("profile").path)"] + common + arguments)
+            "/bin/sh",
+            ["-c", script, "sh", errors.path, chromium, "--user-data-dir=\(scratch.appendingPathComponent("profile").path)"] + common
+                + arguments)
         guard result.status == 0 else {
             let log = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-            throw ChromiumError(message: "chromium exited with status \(result.status)\(result.status == 124 ? " (timed out)" : ""):\n\(log.suffix(4000))")
+            throw ChromiumError(
+                message: "chromium exited with status \(result.status)\(result.status == 124 ? " (timed out)" : ""):\n\(log.suffix(4000))")
         }
         return result.output
     }
 
     /// `value` percent-encoded as the page's own links do (encodeURIComponent's unreserved set).
     static func percentEncoded(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()"))!
+        value.addingPercentEncoding(
+            withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()"))!
     }
 }
 
@@ -203,7 +214,10 @@ struct DashboardPage {
         let body = Self.section(Self.section(dom[...], "<table id=\"devices\"", "</table>"), "<tbody>", "</tbody>")
         return try Self.groups(#"<tr data-id="([^"]*)"([^>]*)>(.*?)</tr>"#, in: body).map { row in
             let cells = try Self.groups(#"<td([^>]*)>(.*?)</td>"#, in: row[2][...]).map { cell in
-                (value: try Self.groups(#"data-value="([^"]*)""#, in: cell[0][...]).first.map { Self.unescape($0[0]) }, text: Self.text(cell[1]))
+                (
+                    value: try Self.groups(#"data-value="([^"]*)""#, in: cell[0][...]).first.map { Self.unescape($0[0]) },
+                    text: Self.text(cell[1])
+                )
             }
             return Row(id: Self.unescape(row[0]), selected: row[1].contains("selected"), cells: cells)
         }

@@ -7,7 +7,10 @@ import Testing
 /// again once space is freed. Snapshots every 16 KiB make it rotate segments and write snapshots
 /// while full. Mounting needs root, as CI has; elsewhere the test is skipped and says so.
 @Suite(.serialized) struct DiskFullTests {
-    @Test(.enabled(if: getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil, "mounting a tmpfs needs root (CI runs as root, and fails this test without it)"))
+    @Test(
+        .enabled(
+            if: getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil,
+            "mounting a tmpfs needs root (CI runs as root, and fails this test without it)"))
     func fullDiskGives503AndTheServerRecoversWhenSpaceReturns() async throws {
         let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent("dr-full-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
@@ -176,7 +179,8 @@ extension ServerProcess {
         let connection = try connect()
         let payload = Array(body.utf8)
         let auth = authorization.map { "Authorization: \($0)\r\n" } ?? ""
-        let head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(auth)Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        let head =
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\(auth)Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
         connection.send(Array(head.utf8) + payload)
         let response = connection.receiveResponse()
         guard let split = response.range(of: "\r\n\r\n") else { return (response, "") }

@@ -235,9 +235,10 @@ import Testing
             // snapshot-<n>.snap covers segments before n; in a fresh directory the k-th
             // snapshot is number k (each one starts a new segment).
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-            let newest = names.compactMap { name in
-                name.hasPrefix("snapshot-") && name.hasSuffix(".snap") ? Int(name.dropFirst(9).dropLast(5)) : nil
-            }.max() ?? 0
+            let newest =
+                names.compactMap { name in
+                    name.hasPrefix("snapshot-") && name.hasSuffix(".snap") ? Int(name.dropFirst(9).dropLast(5)) : nil
+                }.max() ?? 0
             return newest >= snapshotsBeforeKill
         }
         await onThreads(workers) { worker in
@@ -286,7 +287,9 @@ import Testing
             // once the stored one was durable), are all present with their counts.
             let lost = acked.union(ledger.duplicatesAnswered(device))
                 .filter { found.data[canonicalTimestamp($0.nanos)] != Ledger.count(for: $0) }
-                .map { "\(canonicalTimestamp($0.nanos))=\(Ledger.count(for: $0)) (found \(found.data[canonicalTimestamp($0.nanos)].map(String.init) ?? "nothing"))" }
+                .map {
+                    "\(canonicalTimestamp($0.nanos))=\(Ledger.count(for: $0)) (found \(found.data[canonicalTimestamp($0.nanos)].map(String.init) ?? "nothing"))"
+                }
                 .sorted()
             #expect(lost.count == 0, "\(context): \(id) lost acknowledged readings: \(lost.prefix(10))")
             // Everything present was sent, by a request that was answered 202 for it or was
@@ -301,8 +304,9 @@ import Testing
                 }
                 if greatest == nil || key.nanos > greatest!.nanos { greatest = key }
             }
-            #expect(invented.count == 0,
-                    "\(context): \(id) has readings no acknowledged or in-flight request sent: \(invented.sorted().prefix(10))")
+            #expect(
+                invented.count == 0,
+                "\(context): \(id) has readings no acknowledged or in-flight request sent: \(invented.sorted().prefix(10))")
             #expect(found.cumulativeCount == found.data.values.reduce(0, +), "\(context): \(id) cumulative_count")
             #expect(found.latestTimestamp == greatest.map { canonicalTimestamp($0.nanos) }, "\(context): \(id) latest_timestamp")
 
@@ -316,20 +320,24 @@ import Testing
                 "POST", "/ingest", body: ingestBody(id, sample.map { ($0.nanos, Ledger.count(for: $0)) }))
             #expect(resendStatus == 207, "\(context): re-sending to \(id): \(resendStatus)")
             let results = (try? IngestAnswer(json: resendBody))?.results ?? []
-            #expect(results.count == sample.count && results.allSatisfy { $0.status == 409 && $0.code == "DUPLICATE_READING" },
-                    "\(context): re-sending to \(id): \(resendBody)")
+            #expect(
+                results.count == sample.count && results.allSatisfy { $0.status == 409 && $0.code == "DUPLICATE_READING" },
+                "\(context): re-sending to \(id): \(resendBody)")
             let (_, afterBody) = try await restarted.request("GET", "/devices/\(id)?limit=100000")
             #expect(afterBody == body, "\(context): re-sending duplicates changed \(id)")
         }
         #expect(resentSomething, "\(context): nothing was stored at all")
-        print("durability \(context): \(ledger.summary), present after restart \(presentTotal); files at the crash: \(filesAtCrash.joined(separator: " "))")
+        print(
+            "durability \(context): \(ledger.summary), present after restart \(presentTotal); files at the crash: \(filesAtCrash.joined(separator: " "))"
+        )
         #expect(try await restarted.stop(signal: SIGTERM) == 0, "\(context)")
         // Recovery loaded the newest snapshot on disk at the crash (if any), then the journal.
         let log = restarted.log
         let recovery = recoveryLine(in: log)
         let newestSnapshot = filesAtCrash.filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".snap") }.last
-        #expect(recovery?["recovery.snapshot"].map { newestSnapshot.map($0.hasSuffix) ?? ($0 == "none") } == true,
-                "\(context): \(String(describing: recovery)) with \(filesAtCrash)")
+        #expect(
+            recovery?["recovery.snapshot"].map { newestSnapshot.map($0.hasSuffix) ?? ($0 == "none") } == true,
+            "\(context): \(String(describing: recovery)) with \(filesAtCrash)")
         // Each journal record holds readings accepted once: without a snapshot, replay saw each
         // stored reading once; with one, the two sources cover everything (they may overlap).
         let replayed = Int(recovery?["recovery.replayed_readings"] ?? "") ?? -1
@@ -412,7 +420,10 @@ private func waitForExit(_ server: ServerProcess, timeout: Duration) async throw
             let pid = server.process.processIdentifier
             let state = readProcFile("/proc/\(pid)/stat")
             let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-            let names = threads.map { readProcFile("/proc/\(pid)/task/\($0)/comm").trimmingCharacters(in: .whitespacesAndNewlines) + ":" + readProcFile("/proc/\(pid)/task/\($0)/wchan") }
+            let names = threads.map {
+                readProcFile("/proc/\(pid)/task/\($0)/comm").trimmingCharacters(in: .whitespacesAndNewlines) + ":"
+                    + readProcFile("/proc/\(pid)/task/\($0)/wchan")
+            }
             kill(pid, SIGKILL)
             Issue.record("the server did not exit within \(timeout); /proc stat: \(state); threads: \(names); log: \(server.log)")
             throw ServerProcess.ServerError.timeout
@@ -460,9 +471,10 @@ private func post(port: Int, body: String, sending: () -> Void) -> (status: Int,
     setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(connection.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let payload = Array(body.utf8)
-    let request = Array(
-        "POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
-            .utf8) + payload
+    let request =
+        Array(
+            "POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+                .utf8) + payload
     sending()
     var offset = 0
     while offset < request.count {
@@ -510,7 +522,8 @@ private func canonicalTimestamp(_ nanos: Int64) -> String {
         let text = String(value)
         return String(repeating: "0", count: max(0, width - text.count)) + text
     }
-    var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+    var text =
+        "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
     if fraction > 0 {
         var digits = pad(fraction, 9)
         while digits.hasSuffix("0") { digits.removeLast() }
@@ -624,7 +637,8 @@ private final class Ledger: @unchecked Sendable {
                 case (409, "DUPLICATE_READING"):
                     duplicates.insert(key)
                 default:
-                    issues.append("unexpected result \(result.status) \(result.code ?? "") for \(id(key.device)) \(canonicalTimestamp(key.nanos))")
+                    issues.append(
+                        "unexpected result \(result.status) \(result.code ?? "") for \(id(key.device)) \(canonicalTimestamp(key.nanos))")
                 }
             }
             completed += 1
@@ -700,4 +714,3 @@ private struct DeviceBody {
         cumulativeCount = cumulative
     }
 }
-

@@ -13,7 +13,9 @@ import Glibc
     }
 
     static func post(_ body: String, extraHeaders: String = "") -> [UInt8] {
-        Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extraHeaders)\r\n\(body)".utf8)
+        Array(
+            "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\(extraHeaders)\r\n\(body)"
+                .utf8)
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrderOnOneConnection() async throws {
@@ -110,7 +112,10 @@ import Glibc
         let server = try ServerProcess()
         defer { _ = try? server.process.terminate() }
         try await server.waitUntilServing()
-        for garbage in ["NOT HTTP AT ALL\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "GET /he alth HTTP/1.1\r\n\r\n"] {
+        for garbage in [
+            "NOT HTTP AT ALL\r\n\r\n", "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /he alth HTTP/1.1\r\n\r\n",
+        ] {
             let connection = try server.connect()
             connection.send(Array(garbage.utf8))
             var reader = ResponseReader(connection)
@@ -132,7 +137,10 @@ import Glibc
         try await server.waitUntilServing()
         let body = Self.ingest("continued", second: 2)
         let connection = try server.connect()
-        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n".utf8))
+        connection.send(
+            Array(
+                "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n"
+                    .utf8))
         var reader = ResponseReader(connection)
         let interim = try reader.next(interim: true)
         #expect(interim.status == 100)
@@ -141,7 +149,10 @@ import Glibc
 
         // Too large: 413 at once, no 100, and the body is never waited for.
         let refused = try server.connect()
-        refused.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n".utf8))
+        refused.send(
+            Array(
+                "POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n"
+                    .utf8))
         var refusedReader = ResponseReader(refused)
         let answer = try refusedReader.next()
         #expect(answer.status == 413)
@@ -161,7 +172,9 @@ import Glibc
         }
         chunked += Array("0\r\n\r\n".utf8)
         let connection = try server.connect()
-        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + chunked)
+        connection.send(
+            Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".utf8) + chunked
+        )
         var reader = ResponseReader(connection)
         #expect(try reader.next().status == 202)
         connection.send(Array("GET /devices/chunked/cumulative_count HTTP/1.1\r\nHost: x\r\n\r\n".utf8))

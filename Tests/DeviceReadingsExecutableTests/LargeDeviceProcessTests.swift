@@ -87,7 +87,8 @@ import Testing
         let others = (0..<64).map { "other-\($0)" }
         let start: Int64 = 1_704_067_200_000_000_000
         for id in others {
-            let (status, _) = try await server.request("POST", "/ingest", body: Self.body(id, [Reading(instant: Instant(nanoseconds: start), count: 1)]))
+            let (status, _) = try await server.request(
+                "POST", "/ingest", body: Self.body(id, [Reading(instant: Instant(nanoseconds: start), count: 1)]))
             try #require(status == 202)
         }
         var random = SplitMix64(seed: 5)

@@ -23,7 +23,9 @@ import Testing
     /// Sends `bytes` on `connection` one every 100 ms until the server closes it (or all but the
     /// last are sent), checking once along the way that another client is served meanwhile.
     /// Returns whether it was closed and how long the drip lasted.
-    static func drip(_ bytes: [UInt8], on connection: RawConnection, _ server: ServerProcess) async throws -> (closed: Bool, elapsed: Duration) {
+    static func drip(_ bytes: [UInt8], on connection: RawConnection, _ server: ServerProcess) async throws -> (
+        closed: Bool, elapsed: Duration
+    ) {
         let start = ContinuousClock.now
         for (sent, byte) in bytes.dropLast().enumerated() {
             connection.send([byte])
@@ -48,7 +50,9 @@ import Testing
         #expect(big.count > 300_000 && big.count < 500_000)
         // A: the head and the first bytes of a body of about 400 KB (a reservation of twice that).
         let holder = try server.connect()
-        holder.send(Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(big.count)\r\n\r\n".utf8) + big.prefix(10))
+        holder.send(
+            Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(big.count)\r\n\r\n".utf8)
+                + big.prefix(10))
         #expect(try await server.request("GET", "/health").0 == 200)
         // B: a head for 200 KB more, and no body: answered at once, from the head alone.
         let small = Array(#"{"id":"budget-b","readings":[{"timestamp":"2024-01-01T00:00:00Z","count":1}]}"#.utf8)
@@ -99,7 +103,8 @@ import Testing
     /// timeout) with nothing of the request stored.
     static func expectSlowIngestCut(id: String, on connection: RawConnection, _ server: ServerProcess) async throws {
         let body = Array(#"{"id":"\#(id)","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8)
-        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
+        connection.send(
+            Array("POST /ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8))
         let (closed, elapsed) = try await drip(body, on: connection, server)
         #expect(closed, "the slow body's connection was never closed")
         #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(6), "closed \(elapsed) after its head")
@@ -155,7 +160,8 @@ import Testing
         #expect(Self.isClosed(connection, within: .seconds(5)))
         // Just under the limit is served.
         let fits = try server.connect()
-        fits.send(Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: \(String(repeating: "a", count: 800))\r\n\r\n".utf8))
+        fits.send(
+            Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: \(String(repeating: "a", count: 800))\r\n\r\n".utf8))
         #expect(fits.receiveResponse().hasPrefix("HTTP/1.1 200"))
         #expect(try await server.stop() == 0)
     }

@@ -44,7 +44,9 @@ struct PostgresFaultTests {
         #expect(readyAfter < Self.deadline, "/ready turned 503 only \(readyAfter) after the freeze")
         #expect(server.log.contains("no answer from the database within"), "\(server.log)")
         #expect(try timedRequest(server, "GET", "/health").status == 200)
-        print("frozen database: ingest answered 503 after \(during.map { "\($0.elapsed)" }.joined(separator: ", ")); /ready 503 after \(readyAfter)")
+        print(
+            "frozen database: ingest answered 503 after \(during.map { "\($0.elapsed)" }.joined(separator: ", ")); /ready 503 after \(readyAfter)"
+        )
 
         cluster.thaw()
         let thawedAt = ContinuousClock.now
@@ -243,7 +245,8 @@ struct FaultLedger {
             for index in indices {
                 group.addTask {
                     try await onThreadOfItsOwn {
-                        let body = #"{"id":"\#(device)","readings":[{"timestamp":"\#(FaultLedger.timestamp(index))","count":\#(FaultLedger.count(index))}]}"#
+                        let body =
+                            #"{"id":"\#(device)","readings":[{"timestamp":"\#(FaultLedger.timestamp(index))","count":\#(FaultLedger.count(index))}]}"#
                         let start = ContinuousClock.now
                         let (status, text) = try timedRequest(server, "POST", "/ingest", body: body)
                         let elapsed = ContinuousClock.now - start
@@ -278,7 +281,9 @@ struct FaultLedger {
             }
             let retry = try await post([index], to: server)
             record(retry)
-            #expect(retry[0].status == (present == nil ? 202 : 409), "reading \(index): stored \(present != nil), retry answered \(retry[0].status)")
+            #expect(
+                retry[0].status == (present == nil ? 202 : 409),
+                "reading \(index): stored \(present != nil), retry answered \(retry[0].status)")
         }
         let after = try stored(on: server)
         #expect(Set(after.data.keys) == Set(answers.keys.map(FaultLedger.timestamp)))
@@ -314,7 +319,9 @@ func refusedStart(_ arguments: [String]) async throws -> (status: Int32, output:
 /// One request on a fresh connection that gives up after `timeout` without an answer; returns
 /// the status (0 when there was none) and the body. A server that hangs fails the test instead of
 /// hanging it.
-func timedRequest(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil, timeout: Duration = .seconds(20)) throws -> (status: Int, body: String) {
+func timedRequest(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil, timeout: Duration = .seconds(20)) throws
+    -> (status: Int, body: String)
+{
     let connection = try server.connect()
     var limit = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
     setsockopt(connection.fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
@@ -335,7 +342,9 @@ func onThreadOfItsOwn<T: Sendable>(_ work: @escaping @Sendable () throws -> T) a
 }
 
 /// Polls `path` until it answers `status`; returns how long after `start` that was.
-func elapsedUntil(_ server: ServerProcess, _ path: String, answers status: Int, since start: ContinuousClock.Instant, within limit: Duration) async throws -> Duration {
+func elapsedUntil(
+    _ server: ServerProcess, _ path: String, answers status: Int, since start: ContinuousClock.Instant, within limit: Duration
+) async throws -> Duration {
     while true {
         let answer = try await onThreadOfItsOwn { try timedRequest(server, "GET", path, timeout: .seconds(2)) }
         if answer.status == status { return ContinuousClock.now - start }

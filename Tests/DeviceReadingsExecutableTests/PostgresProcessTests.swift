@@ -30,10 +30,15 @@ struct PostgresProcessTests {
                         let batch = Array(order[start..<min(start + size, order.count)])
                         start += size
                         request += 1
-                        let body = #"{"id":"shared","readings":["# + batch.map { #"{"timestamp":"\#(instantSpelling($0, client))","count":\#($0 % 5)}"# }.joined(separator: ",") + "]}"
+                        let body =
+                            #"{"id":"shared","readings":["#
+                            + batch.map { #"{"timestamp":"\#(instantSpelling($0, client))","count":\#($0 % 5)}"# }.joined(separator: ",")
+                            + "]}"
                         let (head, text) = try servers[(client + request) % 2].exchange("POST", "/ingest", body: body)
                         #expect(head.hasPrefix("HTTP/1.1 202") || head.hasPrefix("HTTP/1.1 207"), "\(head)")
-                        let results = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])["results"] as? [[String: Any]]
+                        let results =
+                            try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])["results"]
+                            as? [[String: Any]]
                         for (k, result) in (results ?? []).enumerated() where result["status"] as? Int == 202 {
                             acceptedHere[batch[k], default: 0] += 1
                         }
@@ -80,7 +85,10 @@ struct PostgresProcessTests {
         #expect(try server.exchange("POST", "/ingest", body: after).head.hasPrefix("HTTP/1.1 202"))
         // The reading answered 503 was not stored; the others were.
         let (_, device) = try await server.request("GET", "/devices/outage")
-        #expect(device == #"{"data":{"2024-01-01T00:00:00Z":2,"2024-01-01T00:00:02Z":7},"latest_timestamp":"2024-01-01T00:00:02Z","cumulative_count":9}"#)
+        #expect(
+            device
+                == #"{"data":{"2024-01-01T00:00:00Z":2,"2024-01-01T00:00:02Z":7},"latest_timestamp":"2024-01-01T00:00:02Z","cumulative_count":9}"#
+        )
         #expect(try await server.stop() == 0)
     }
 }
@@ -137,7 +145,7 @@ final class TestCluster: Sendable {
             do {
                 try TestCluster.start(directory: directory, port: chosen, bin: bin)
                 break
-            } catch where attempt < 3 {
+            } catch  where attempt < 3 {
                 continue
             }
         }
@@ -155,8 +163,12 @@ final class TestCluster: Sendable {
     /// else is open.
     private static func start(directory: String, port: Int, bin: String) throws {
         do {
-            try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
-                               "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_files_per_process=10000", "start"],
+            try run(
+                "pg_ctl",
+                [
+                    "-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
+                    "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_files_per_process=10000", "start",
+                ],
                 bin: bin)
         } catch let error as TestClusterError {
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
@@ -179,13 +191,16 @@ final class TestCluster: Sendable {
 
     /// Runs a PostgreSQL tool as the postgres user when we are root (initdb refuses root).
     private static func run(_ tool: String, _ arguments: [String], bin: String) throws {
-        let result = getuid() == 0
+        let result =
+            getuid() == 0
             // A server started from here would inherit the test process's open descriptors,
             // which under the full suite come near the descriptor limit: they are closed first.
             ? try ServerProcess.runTool(
                 "/usr/bin/python3",
-                ["-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
-                 "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
+                [
+                    "-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
+                    "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)",
+                ] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
         guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
     }

@@ -38,10 +38,12 @@ final class PrivatePostgresCluster: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try password.write(toFile: "\(directory)/pwfile", atomically: true, encoding: .utf8)
         try PrivatePostgresCluster.chown(directory, recursive: true)
-        try PrivatePostgresCluster.run("initdb", bin: bin, [
-            "-D", "\(directory)/data", "-U", "postgres", "--pwfile=\(directory)/pwfile", "--auth-local=trust",
-            "--auth-host=scram-sha-256", "--no-locale", "-E", "UTF8",
-        ])
+        try PrivatePostgresCluster.run(
+            "initdb", bin: bin,
+            [
+                "-D", "\(directory)/data", "-U", "postgres", "--pwfile=\(directory)/pwfile", "--auth-local=trust",
+                "--auth-host=scram-sha-256", "--no-locale", "-E", "UTF8",
+            ])
         // initdb allows 127.0.0.1 only; a client of another loopback address may come from it.
         let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/data/pg_hba.conf"))
         try hba.seekToEnd()
@@ -54,14 +56,18 @@ final class PrivatePostgresCluster: Sendable {
         var chosen = 0
         for attempt in 1...3 {
             chosen = ServerProcess.freePort()
-            let options = ["-p \(chosen)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off",
-                // It inherits the test process's open descriptors and counts only up to this
-                // many: raised, so that it starts whatever else the tests have open.
-                "-c max_files_per_process=10000"]
+            let options =
+                [
+                    "-p \(chosen)", "-k \(directory)", "-c listen_addresses=\(addresses.joined(separator: ","))", "-c fsync=off",
+                    // It inherits the test process's open descriptors and counts only up to this
+                    // many: raised, so that it starts whatever else the tests have open.
+                    "-c max_files_per_process=10000",
+                ]
                 + settings.map { "-c \($0)" }
             do {
                 try PrivatePostgresCluster.run(
-                    "pg_ctl", bin: bin, ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"])
+                    "pg_ctl", bin: bin,
+                    ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"])
                 break
             } catch let error as TestClusterError where attempt == 3 {
                 let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
@@ -127,16 +133,20 @@ final class PrivatePostgresCluster: Sendable {
     /// Runs `sql` with psql through the Unix socket; returns its unaligned output.
     @discardableResult
     func psql(_ sql: String) throws -> String {
-        try run("psql", ["-h", directory, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        try run(
+            "psql",
+            ["-h", directory, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
     }
 
     /// Whether the server's connections (TCP clients: psql comes through the socket) use TLS:
     /// "true", "false", "false,true" for some of each, or "" for none.
     func encryptionOfServerConnections() throws -> String {
-        try psql("""
+        try psql(
+            """
             SELECT coalesce(string_agg(DISTINCT s.ssl::text, ','), '') FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
             WHERE a.client_addr IS NOT NULL AND a.backend_type = 'client backend'
-            """).trimmingCharacters(in: .whitespacesAndNewlines)
+            """
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Waits until no TCP client is connected: the backends of a stopped server end a moment
@@ -156,13 +166,16 @@ final class PrivatePostgresCluster: Sendable {
         let sql = "BEGIN; SELECT 1 FROM devices WHERE device_id = '\(device)' FOR UPDATE; SELECT pg_sleep(60);"
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: getuid() == 0 ? "/usr/sbin/runuser" : "\(bin)/psql")
-        holder.arguments = (getuid() == 0 ? ["-u", "postgres", "--", "\(bin)/psql"] : [])
+        holder.arguments =
+            (getuid() == 0 ? ["-u", "postgres", "--", "\(bin)/psql"] : [])
             + ["-h", directory, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-X", "-q", "-c", sql]
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
         try holder.run()
         let deadline = ContinuousClock.now + .seconds(10)
-        while try psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").trimmingCharacters(in: .whitespacesAndNewlines) != "1" {
+        while try psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").trimmingCharacters(in: .whitespacesAndNewlines)
+            != "1"
+        {
             try #require(holder.isRunning && ContinuousClock.now < deadline, "the psql session did not take the lock")
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -199,13 +212,16 @@ final class PrivatePostgresCluster: Sendable {
 
     @discardableResult
     private static func run(_ tool: String, bin: String, _ arguments: [String]) throws -> String {
-        let result = getuid() == 0
+        let result =
+            getuid() == 0
             // A server started from here would inherit the test process's open descriptors,
             // which under the full suite come near the descriptor limit: they are closed first.
             ? try ServerProcess.runTool(
                 "/usr/bin/python3",
-                ["-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
-                 "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
+                [
+                    "-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
+                    "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)",
+                ] + arguments)
             : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
         guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
         return result.output
@@ -215,11 +231,13 @@ final class PrivatePostgresCluster: Sendable {
 /// A self-signed certificate for `names` (`DNS:localhost`, `IP:127.0.0.1`) made with openssl in
 /// `folder`: server.crt and server.key, which the cluster's postgres user can read.
 func makeSelfSignedCertificate(in folder: String, names: [String]) throws {
-    let result = try ServerProcess.runTool("/usr/bin/openssl", [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-        "-subj", "/CN=device-readings test", "-addext", "subjectAltName=\(names.joined(separator: ","))",
-        "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.crt",
-    ])
+    let result = try ServerProcess.runTool(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=device-readings test", "-addext", "subjectAltName=\(names.joined(separator: ","))",
+            "-keyout", "\(folder)/server.key", "-out", "\(folder)/server.crt",
+        ])
     guard result.status == 0 else { throw TestClusterError(message: "openssl failed: \(result.output)") }
     // The server refuses a key that others may read.
     chmod("\(folder)/server.key", 0o600)

@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 
-
 /// The executable as an operator runs it: help text, flags over environment over `.env`,
 /// validation of settings, and graceful shutdown on signals.
 @Suite(.serialized) struct ServeCommandTests {
@@ -11,14 +10,16 @@ import Testing
         #expect(root.output.contains("serve"))
         let serve = try ServerProcess.run(["serve", "--help"])
         #expect(serve.status == 0)
-        for (flag, env) in [("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
-                            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL"), ("--data-dir", "DATA_DIR"),
-                            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY"),
-                            ("--api-key", "API_KEYS"), ("--read-api-key", "READ_API_KEYS"), ("--postgres-url", "POSTGRES_URL"),
-                            ("--postgres-pool-size", "POSTGRES_POOL_SIZE"), ("--idle-timeout", "IDLE_TIMEOUT"),
-                            ("--max-connections", "MAX_CONNECTIONS"), ("--max-header-size", "MAX_HEADER_SIZE"),
-                            ("--metrics-auth", "METRICS_AUTH"), ("--request-timeout", "REQUEST_TIMEOUT"),
-                            ("--max-inflight-bytes", "MAX_INFLIGHT_BYTES")] {
+        for (flag, env) in [
+            ("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
+            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL"), ("--data-dir", "DATA_DIR"),
+            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY"),
+            ("--api-key", "API_KEYS"), ("--read-api-key", "READ_API_KEYS"), ("--postgres-url", "POSTGRES_URL"),
+            ("--postgres-pool-size", "POSTGRES_POOL_SIZE"), ("--idle-timeout", "IDLE_TIMEOUT"),
+            ("--max-connections", "MAX_CONNECTIONS"), ("--max-header-size", "MAX_HEADER_SIZE"),
+            ("--metrics-auth", "METRICS_AUTH"), ("--request-timeout", "REQUEST_TIMEOUT"),
+            ("--max-inflight-bytes", "MAX_INFLIGHT_BYTES"),
+        ] {
             #expect(serve.output.contains(flag), "\(flag)")
             #expect(serve.output.contains("[\(env)]"), "\(env)")
         }
@@ -69,13 +70,15 @@ import Testing
         let server = try ServerProcess(environment: ["MAX_READINGS": "2"], directory: directory, port: port)
         try await server.waitUntilServing()
         let two = #"{"id":"e","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1},{"timestamp":"2023-01-01T00:00:01Z","count":1}]}"#
-        let three = #"{"id":"e","readings":[{"timestamp":"2023-01-01T00:00:02Z","count":1},{"timestamp":"2023-01-01T00:00:03Z","count":1},{"timestamp":"2023-01-01T00:00:04Z","count":1}]}"#
+        let three =
+            #"{"id":"e","readings":[{"timestamp":"2023-01-01T00:00:02Z","count":1},{"timestamp":"2023-01-01T00:00:03Z","count":1},{"timestamp":"2023-01-01T00:00:04Z","count":1}]}"#
         #expect(try await server.request("POST", "/ingest", body: two).0 == 202)
         #expect(try await server.request("POST", "/ingest", body: three).0 == 413)
         #expect(try await server.stop() == 0)
 
         // A flag beats both.
-        let flagged = try ServerProcess(arguments: ["--max-readings", "3"], environment: ["MAX_READINGS": "2"], directory: directory, port: port)
+        let flagged = try ServerProcess(
+            arguments: ["--max-readings", "3"], environment: ["MAX_READINGS": "2"], directory: directory, port: port)
         try await flagged.waitUntilServing()
         #expect(try await flagged.request("POST", "/ingest", body: three).0 == 202)
         #expect(try await flagged.stop() == 0)
@@ -124,7 +127,10 @@ import Testing
         let body = Array(#"{"id":"inflight","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":7}]}"#.utf8)
         let idle = try server.connect()
         let connection = try server.connect()
-        connection.send(Array("POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body[..<20])
+        connection.send(
+            Array(
+                "POST /ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+                + body[..<20])
         try await connection.waitUntilServerHasRead()
         kill(server.process.processIdentifier, signal)
         #expect(LimitsProcessTests.isClosed(idle, within: .seconds(10)), "an idle connection stayed open while draining")

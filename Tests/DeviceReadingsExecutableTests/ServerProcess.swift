@@ -27,9 +27,14 @@ final class ServerProcess: @unchecked Sendable {
     init(arguments: [String] = [], environment: [String: String] = [:], directory: URL? = nil, port: Int? = nil) throws {
         self.port = port ?? ServerProcess.freePort()
         process.executableURL = ServerProcess.executable
-        process.arguments = ["serve"] + (arguments.contains("--port") || environment["PORT"] != nil ? [] : ["--port", "\(self.port)"]) + arguments
+        process.arguments =
+            ["serve"] + (arguments.contains("--port") || environment["PORT"] != nil ? [] : ["--port", "\(self.port)"]) + arguments
         var env = ProcessInfo.processInfo.environment
-        for key in ["HOST", "PORT", "MAX_BODY_SIZE", "MAX_READINGS", "LOG_LEVEL", "API_KEYS", "READ_API_KEYS", "DATA_DIR", "POSTGRES_URL", "IDLE_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEADER_SIZE", "METRICS_AUTH", "SYNC", "SYNC_INTERVAL", "SNAPSHOT_EVERY", "POSTGRES_POOL_SIZE", "MAX_INFLIGHT_BYTES"] {
+        for key in [
+            "HOST", "PORT", "MAX_BODY_SIZE", "MAX_READINGS", "LOG_LEVEL", "API_KEYS", "READ_API_KEYS", "DATA_DIR", "POSTGRES_URL",
+            "IDLE_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEADER_SIZE", "METRICS_AUTH", "SYNC", "SYNC_INTERVAL",
+            "SNAPSHOT_EVERY", "POSTGRES_POOL_SIZE", "MAX_INFLIGHT_BYTES",
+        ] {
             env[key] = nil
         }
         env.merge(environment) { $1 }
@@ -189,7 +194,9 @@ final class RawConnection {
             data += buffer[0..<n]
             let text = String(decoding: data, as: UTF8.self)
             if let headEnd = text.range(of: "\r\n\r\n"),
-                let lengthLine = text[..<headEnd.lowerBound].split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
+                let lengthLine = text[..<headEnd.lowerBound].split(separator: "\r\n").first(where: {
+                    $0.lowercased().hasPrefix("content-length:")
+                }),
                 let length = Int(lengthLine.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)),
                 text.utf8.count - text[..<headEnd.upperBound].utf8.count >= length
             {

@@ -31,7 +31,9 @@ import Testing
 
     @Test func capAndEarliestInstant() throws {
         let second = try #require(BucketStep("1s"))
-        #expect(try BucketGrid(from: Instant(nanoseconds: 0), to: Instant(nanoseconds: 10_000 * second.nanoseconds), step: second).count == 10_000)
+        #expect(
+            try BucketGrid(from: Instant(nanoseconds: 0), to: Instant(nanoseconds: 10_000 * second.nanoseconds), step: second).count
+                == 10_000)
         #expect(throws: BucketGridError.tooManyBuckets(10_001)) {
             try BucketGrid(from: Instant(nanoseconds: 0), to: Instant(nanoseconds: 10_000 * second.nanoseconds + 1), step: second)
         }

@@ -35,10 +35,12 @@ struct CivilDateTests {
         #expect(failures == 0)
     }
 
-    @Test("known dates", arguments: [
-        (1970, 1, 1, Int64(0)), (1969, 12, 31, -1), (2000, 3, 1, 11_017), (2000, 2, 29, 11_016),
-        (1900, 3, 1, -25_508), (1677, 9, 21, -106_752), (2262, 4, 11, 106_751), (2023, 1, 1, 19_358),
-    ])
+    @Test(
+        "known dates",
+        arguments: [
+            (1970, 1, 1, Int64(0)), (1969, 12, 31, -1), (2000, 3, 1, 11_017), (2000, 2, 29, 11_016),
+            (1900, 3, 1, -25_508), (1677, 9, 21, -106_752), (2262, 4, 11, 106_751), (2023, 1, 1, 19_358),
+        ])
     func knownDates(_ year: Int, _ month: Int, _ day: Int, _ days: Int64) {
         #expect(CivilDate.days(year: year, month: month, day: day) == days)
         #expect(CivilDate.date(days: days) == (year, month, day))

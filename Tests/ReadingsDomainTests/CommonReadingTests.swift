@@ -29,7 +29,8 @@ struct CommonReadingTests {
                 var matcher = CommonReading()
                 let match = bytes.withUnsafeBufferPointer { matcher.match($0, at: 0) }
                 let verdict = parseIngest(ingestBody(field.swapped)).verdicts?.first
-                let meantFor = field.countDigits.count <= 15
+                let meantFor =
+                    field.countDigits.count <= 15
                     && (field.countDigits.count == 1 || field.countDigits.first != "0")
                 #expect((match != nil) == (verdict == .valid && meantFor), "\(field.common)")
                 if match != nil {
@@ -97,8 +98,10 @@ private struct RandomFields {
             let v = Int.random(in: range, using: &rng)
             return v < 10 ? "0\(v)" : "\(v)"
         }
-        let year = [Int.random(in: 1970...2100, using: &rng), Int.random(in: 0...9999, using: &rng),
-                    [1677, 1678, 2261, 2262, 2000, 1900, 2100].randomElement(using: &rng)!].randomElement(using: &rng)!
+        let year = [
+            Int.random(in: 1970...2100, using: &rng), Int.random(in: 0...9999, using: &rng),
+            [1677, 1678, 2261, 2262, 2000, 1900, 2100].randomElement(using: &rng)!,
+        ].randomElement(using: &rng)!
         let yearText = String(repeating: "0", count: 4 - String(year).count) + String(year)
         let usual = Int.random(in: 0..<4, using: &rng) > 0
         let month = usual ? two(1...12) : two(0...13)

@@ -25,17 +25,20 @@ struct IngestBodyParserDifferentialTests {
             for index in 0..<Self.documentsPerSeed {
                 let document = DifferentialGenerator.document(&rng)
                 let context = "seed \(seed) document \(index)"
-                DifferentialOracle.check(document.bytes, plan: document.plan, maxReadings: document.maxReadings,
-                                         context: context, tally: &tally)
+                DifferentialOracle.check(
+                    document.bytes, plan: document.plan, maxReadings: document.maxReadings,
+                    context: context, tally: &tally)
                 for (name, mutated) in DifferentialMutator.mutations(of: document, &rng) {
-                    DifferentialOracle.check(mutated, plan: nil, maxReadings: document.maxReadings,
-                                             context: "\(context), \(name)", tally: &tally)
+                    DifferentialOracle.check(
+                        mutated, plan: nil, maxReadings: document.maxReadings,
+                        context: "\(context), \(name)", tally: &tally)
                 }
             }
         }
         for document in DifferentialGenerator.fixedDocuments {
-            DifferentialOracle.check(Array(document.utf8), plan: nil, maxReadings: 100_000,
-                                     context: "fixed document", tally: &tally)
+            DifferentialOracle.check(
+                Array(document.utf8), plan: nil, maxReadings: 100_000,
+                context: "fixed document", tally: &tally)
         }
 
         #expect(tally.failures.isEmpty, "\(tally.failures.count) disagreement(s):\n\(tally.failures.prefix(20).joined(separator: "\n"))")
@@ -93,7 +96,7 @@ struct IngestBodyParserDifferentialTests {
 /// `JSONSerialization` on Linux. Each was observed (``IngestBodyParserDifferentialTests/exemptionsAreReal()``),
 /// and each applies only to a disagreement in the stated direction on a document that contains
 /// the feature; in every case our answer is the one the contract (RFC 8259 + I-JSON) requires.
-fileprivate enum DifferentialExemption: String, CaseIterable, Hashable {
+private enum DifferentialExemption: String, CaseIterable, Hashable {
     /// Foundation accepts repeated member names (the last wins); I-JSON (RFC 7493 §2.3), which the
     /// contract requires, refuses them. Applies when our parser refuses the document at the first
     /// repeated name.
@@ -130,7 +133,7 @@ fileprivate enum DifferentialExemption: String, CaseIterable, Hashable {
 
 // MARK: - Tally
 
-fileprivate struct DifferentialTally {
+private struct DifferentialTally {
     var bothValid = 0
     var bothInvalid = 0
     var exemptions: [DifferentialExemption: Int] = [:]
@@ -155,7 +158,7 @@ fileprivate struct DifferentialTally {
 
 // MARK: - Oracle
 
-fileprivate enum DifferentialOracle {
+private enum DifferentialOracle {
     static func parse(_ bytes: [UInt8], maxReadings: Int) -> Result<IngestBody, IngestBodyError> {
         bytes.withUnsafeBufferPointer { buffer in
             Result { () throws(IngestBodyError) in try IngestBodyParser.parse(buffer, maxReadings: maxReadings) }
@@ -396,10 +399,14 @@ fileprivate enum DifferentialOracle {
                 switch expected {
                 case .success(let n):
                     if item.verdict != .valid || reading?.count != n {
-                        fail("element \(k): count \(literal ?? "?") should be \(n), verdict \(item.verdict) reading \(String(describing: reading))")
+                        fail(
+                            "element \(k): count \(literal ?? "?") should be \(n), verdict \(item.verdict) reading \(String(describing: reading))"
+                        )
                     }
                 case .failure(let error):
-                    if item.verdict != .invalidCount(error) { fail("element \(k): count \(literal ?? "?") should be \(error), verdict \(item.verdict)") }
+                    if item.verdict != .invalidCount(error) {
+                        fail("element \(k): count \(literal ?? "?") should be \(error), verdict \(item.verdict)")
+                    }
                 }
             }
         }
@@ -415,7 +422,7 @@ fileprivate enum DifferentialOracle {
 
 /// A lenient tokenizer for documents that one of the two parsers accepted: it finds the features
 /// the exemptions name (repeated names, nesting depth, trailing commas, literals beyond Double).
-fileprivate struct DifferentialScan {
+private struct DifferentialScan {
     /// Offsets of commas directly (after whitespace) followed by `]` or `}`.
     var trailingCommas: [Int] = []
     /// The number literals that overflow `Double`.
@@ -469,8 +476,9 @@ fileprivate struct DifferentialScan {
                 i = j + 1
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 var j = i
-                while j < b.count, b[j] == 0x2B || b[j] == 0x2D || b[j] == 0x2E || b[j] == 0x45 || b[j] == 0x65
-                    || (b[j] >= 0x30 && b[j] <= 0x39)
+                while j < b.count,
+                    b[j] == 0x2B || b[j] == 0x2D || b[j] == 0x2E || b[j] == 0x45 || b[j] == 0x65
+                        || (b[j] >= 0x30 && b[j] <= 0x39)
                 {
                     j += 1
                 }
@@ -525,7 +533,7 @@ fileprivate struct DifferentialScan {
 // MARK: - Generator
 
 /// A JSON value to serialize; numbers keep their exact literal.
-fileprivate indirect enum DifferentialValue {
+private indirect enum DifferentialValue {
     case null
     case bool(Bool)
     case number(String)
@@ -535,21 +543,21 @@ fileprivate indirect enum DifferentialValue {
 }
 
 /// What the generator knows about an ingest-shaped document, per element of `readings`.
-fileprivate struct DifferentialIngestPlan {
+private struct DifferentialIngestPlan {
     /// The literal of the element's `count` when it is a number.
     var countLiterals: [String?]
     /// The count's judgement, for spellings made from a known value (nil otherwise).
     var expectedCounts: [Result<UInt64, CountError>?]
 }
 
-fileprivate struct DifferentialDocument {
+private struct DifferentialDocument {
     var value: DifferentialValue
     var bytes: [UInt8]
     var plan: DifferentialIngestPlan?
     var maxReadings: Int
 }
 
-fileprivate enum DifferentialGenerator {
+private enum DifferentialGenerator {
     /// Documents worth checking once, verbatim.
     static let fixedDocuments: [String] = [
         #"{"id":"caf\u00e9","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],"id2":"cafe\u0301"}"#,
@@ -598,8 +606,11 @@ fileprivate enum DifferentialGenerator {
         case 0: return ["0", "-0", "0.0", "-0.0", "0e0", "0E+0", "-0e-5"].randomElement(using: &rng)!
         case 1: return plain + "." + String(UInt.random(in: 0...99_999, using: &rng))
         case 2: return plain + ["e", "E", "e+", "e-", "E-"].randomElement(using: &rng)! + String(Int.random(in: 0...30, using: &rng))
-        case 3: return ["1e400", "-1e400", "1.5e308", "1e-400", "2e-324", "1.7976931348623157e308",
-                        "123456789012345678901234567890", "3.0000000000000001", "9007199254740993"].randomElement(using: &rng)!
+        case 3:
+            return [
+                "1e400", "-1e400", "1.5e308", "1e-400", "2e-324", "1.7976931348623157e308",
+                "123456789012345678901234567890", "3.0000000000000001", "9007199254740993",
+            ].randomElement(using: &rng)!
         case 4: return String(UInt64.random(in: 0...UInt64.max, using: &rng))
         case 5: return String(repeating: "9", count: Int.random(in: 300...320, using: &rng))
         default: return plain
@@ -622,7 +633,9 @@ fileprivate enum DifferentialGenerator {
     static func members(_ count: Int, depth: Int, _ rng: inout SplitMix64) -> [(name: [Unicode.Scalar], value: DifferentialValue)] {
         var result: [(name: [Unicode.Scalar], value: DifferentialValue)] = []
         for _ in 0..<count {
-            let name = chance(0.5, &rng) ? Array(["a", "b", "id", "meta", "x", "é", "e\u{301}"].randomElement(using: &rng)!.unicodeScalars) : string(0...6, &rng)
+            let name =
+                chance(0.5, &rng)
+                ? Array(["a", "b", "id", "meta", "x", "é", "e\u{301}"].randomElement(using: &rng)!.unicodeScalars) : string(0...6, &rng)
             if result.contains(where: { $0.name == name }) { continue }
             result.append((name, randomValue(depth: depth + 1, &rng)))
         }
@@ -641,7 +654,9 @@ fileprivate enum DifferentialGenerator {
         case 1: members.append((scalars("id"), [.number("1234"), .null, .bool(true), .array([]), .object([])].randomElement(using: &rng)!))
         case 2: members.append((scalars("id"), .string([])))
         case 3: members.append((scalars("id"), .string(string(120...140, &rng))))
-        case 4: members.append((scalars("id"), .string(scalars(["café", "cafe\u{301}", " spaced ", "1234", "a\u{85}b"].randomElement(using: &rng)!))))
+        case 4:
+            members.append(
+                (scalars("id"), .string(scalars(["café", "cafe\u{301}", " spaced ", "1234", "a\u{85}b"].randomElement(using: &rng)!))))
         case 5, 6, 7: members.append((scalars("id"), .string(string(1...16, &rng))))
         default:
             let id = string(1...16, &rng).filter { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }
@@ -744,7 +759,8 @@ fileprivate enum DifferentialGenerator {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let day = Int.random(in: 1...[31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1], using: &rng)
         var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + ["T", "t", " "].randomElement(using: &rng)!
-        text += pad(Int.random(in: 0...23, using: &rng), 2) + ":" + pad(Int.random(in: 0...59, using: &rng), 2) + ":"
+        text +=
+            pad(Int.random(in: 0...23, using: &rng), 2) + ":" + pad(Int.random(in: 0...59, using: &rng), 2) + ":"
             + pad(Int.random(in: 0...59, using: &rng), 2)
         if chance(0.4, &rng) {
             text += "." + (0..<Int.random(in: 1...9, using: &rng)).map { _ in String(Int.random(in: 0...9, using: &rng)) }.joined()
@@ -758,7 +774,7 @@ fileprivate enum DifferentialGenerator {
 }
 
 /// How a document is spelled: whitespace between tokens and how often strings use escapes.
-fileprivate struct DifferentialStyle {
+private struct DifferentialStyle {
     var whitespace: Double
     var escapes: Double
     var upperHex: Bool
@@ -825,17 +841,18 @@ fileprivate struct DifferentialStyle {
         out.append(UInt8(ascii: "\""))
         for s in scalars {
             let escape = escapes > 0 && DifferentialGenerator.chance(escapes, &rng)
-            let short: String? = switch s {
-            case "\"": "\\\""
-            case "\\": "\\\\"
-            case "/": "\\/"
-            case "\u{8}": "\\b"
-            case "\u{C}": "\\f"
-            case "\n": "\\n"
-            case "\r": "\\r"
-            case "\t": "\\t"
-            default: nil
-            }
+            let short: String? =
+                switch s {
+                case "\"": "\\\""
+                case "\\": "\\\\"
+                case "/": "\\/"
+                case "\u{8}": "\\b"
+                case "\u{C}": "\\f"
+                case "\n": "\\n"
+                case "\r": "\\r"
+                case "\t": "\\t"
+                default: nil
+                }
             if s == "\"" || s == "\\" || s.value < 0x20 || escape {
                 if let short, s != "/" || escape, DifferentialGenerator.chance(0.7, &rng) {
                     out += Array(short.utf8)
@@ -855,7 +872,7 @@ fileprivate struct DifferentialStyle {
 
 // MARK: - Mutations
 
-fileprivate enum DifferentialMutator {
+private enum DifferentialMutator {
     static let insertions: [[UInt8]] = [
         [0x2C], Array("/*c*/".utf8), Array("//c\n".utf8), Array("#".utf8), [0x00], [0x01], [0x1F], [0x0B], [0x0C],
         [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0x80], [0xE2, 0x82], [0xF4, 0x90, 0x80, 0x80], [0xF8, 0x88, 0x80, 0x80, 0x80],
@@ -914,8 +931,11 @@ fileprivate enum DifferentialMutator {
         }
         if DifferentialGenerator.chance(0.08, &rng) {
             let levels = [62, 63, 64, 65, 70, 600].randomElement(using: &rng)!
-            result.append(("wrapped in \(levels) arrays",
-                           Array(repeating: UInt8(ascii: "["), count: levels) + bytes + Array(repeating: UInt8(ascii: "]"), count: levels)))
+            result.append(
+                (
+                    "wrapped in \(levels) arrays",
+                    Array(repeating: UInt8(ascii: "["), count: levels) + bytes + Array(repeating: UInt8(ascii: "]"), count: levels)
+                ))
         }
         if DifferentialGenerator.chance(0.05, &rng) {
             result.append(("UTF-8 BOM", [0xEF, 0xBB, 0xBF] + bytes))

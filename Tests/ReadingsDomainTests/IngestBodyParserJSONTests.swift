@@ -4,7 +4,8 @@ import Testing
 
 /// A valid body exercising escapes, multi-byte UTF-8, numbers, literals and nested unknown
 /// members, with no trailing whitespace (so that every proper prefix is invalid JSON).
-let richValidBody = #"{"id":"d\u00e9v\ud83d\ude00-é😀","meta":{"a":[1,-2.5e-3,true,false,null,{"b":"\"\\\/\b\f\n\r\t"}],"c":{}},"readings":[{"timestamp":"2023-01-01T00:00:00Z","count":3},{"timestamp":"\u0032023-01-01T01:00:00.5+01:00","count":30e-1,"unit":"kWh"},7,{"count":"x"},{"timestamp":"2023-01-01T00:00:00Z","count":1E2}]}"#
+let richValidBody =
+    #"{"id":"d\u00e9v\ud83d\ude00-é😀","meta":{"a":[1,-2.5e-3,true,false,null,{"b":"\"\\\/\b\f\n\r\t"}],"c":{}},"readings":[{"timestamp":"2023-01-01T00:00:00Z","count":3},{"timestamp":"\u0032023-01-01T01:00:00.5+01:00","count":30e-1,"unit":"kWh"},7,{"count":"x"},{"timestamp":"2023-01-01T00:00:00Z","count":1E2}]}"#
 
 /// Covers `IngestBodyParser.parse` on bodies that are not JSON as RFC 8259 and I-JSON define it:
 /// each must be `INVALID_JSON` (whatever else is wrong with it), including duplicate member names,

@@ -175,7 +175,10 @@ struct IngestBodyParserTests {
         (#"\u0032023-01-01T00:00:00Z"#, IngestVerdict.valid),
         (#"2023-01-01T00:00:00\u005A"#, .valid),
         (#"2023\u002D01\u002d01T00:00:00Z"#, .valid),
-        (#"\u0032\u0030\u0032\u0033\u002d\u0030\u0031\u002d\u0030\u0031\u0054\u0030\u0030\u003a\u0030\u0030\u003a\u0030\u0030\u005a"#, .valid),
+        (
+            #"\u0032\u0030\u0032\u0033\u002d\u0030\u0031\u002d\u0030\u0031\u0054\u0030\u0030\u003a\u0030\u0030\u003a\u0030\u0030\u005a"#,
+            .valid
+        ),
         (#"2023-01-01T00:00:00Z\n"#, .invalidTimestamp(.malformed)),
         (#"2023-01-01T00:00:00\u0000Z"#, .invalidTimestamp(.malformed)),
         (#"2023-01-01T00:00:00\/Z"#, .invalidTimestamp(.malformed)),

@@ -231,12 +231,14 @@ struct InstantRFC3339PropertyTests {
             if generator.int(in: 0...1) == 0 {
                 let far = generator.int(in: 1...10_000_000)
                 seconds = maxSeconds + generator.pick([0, 0, 1, far])
-                fraction = seconds == maxSeconds
+                fraction =
+                    seconds == maxSeconds
                     ? generator.int(in: 854_775_808...999_999_999) : generator.int(in: 0...999_999_999)
             } else {
                 let far = generator.int(in: 1...10_000_000)
                 seconds = minSeconds - generator.pick([0, 0, 1, far])
-                fraction = seconds == minSeconds
+                fraction =
+                    seconds == minSeconds
                     ? generator.int(in: 0...145_224_191) : generator.int(in: 0...999_999_999)
             }
             let offset = generator.offsetMinutes()

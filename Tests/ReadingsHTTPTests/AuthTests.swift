@@ -8,7 +8,12 @@ import Testing
 /// API keys: every case of the Authorization header, read-only keys, open probes.
 @Suite struct AuthTests {
     func withKeys(_ engine: Engine, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await withApp(engine, configure: { $0.apiKeys = ["write-key", "second-key"]; $0.readAPIKeys = ["read-key"] }, body)
+        try await withApp(
+            engine,
+            configure: {
+                $0.apiKeys = ["write-key", "second-key"]
+                $0.readAPIKeys = ["read-key"]
+            }, body)
     }
 
     func headers(_ authorization: String?) -> HTTPFields {
@@ -17,14 +22,18 @@ import Testing
         return headers
     }
 
-    @Test(arguments: Engine.allCases, [
-        nil, "Basic d3JpdGUta2V5", "Bearer", "Bearer wrong-key", "Bearer write-ke", "Bearer write-key2", "write-key",
-        // A key followed by 256 bytes (or 512): once accepted, when length differences were folded into a byte.
-        "Bearer write-key" + String(repeating: "x", count: 256), "Bearer read-key" + String(repeating: "y", count: 512),
-    ])
+    @Test(
+        arguments: Engine.allCases,
+        [
+            nil, "Basic d3JpdGUta2V5", "Bearer", "Bearer wrong-key", "Bearer write-ke", "Bearer write-key2", "write-key",
+            // A key followed by 256 bytes (or 512): once accepted, when length differences were folded into a byte.
+            "Bearer write-key" + String(repeating: "x", count: 256), "Bearer read-key" + String(repeating: "y", count: 512),
+        ])
     func missingOrWrongKeysAre401(engine: Engine, authorization: String?) async throws {
         try await withKeys(engine) { client in
-            for (uri, method) in [("/ingest", HTTPRequest.Method.post), ("/devices/d", .get), ("/devices/d/latest_timestamp", .get), ("/nope", .get)] {
+            for (uri, method) in [
+                ("/ingest", HTTPRequest.Method.post), ("/devices/d", .get), ("/devices/d/latest_timestamp", .get), ("/nope", .get),
+            ] {
                 let body = method == .post ? ByteBuffer(string: ingestBody("d", [("2024-01-01T00:00:00Z", 1)])) : nil
                 let response = try await client.execute(uri: uri, method: method, headers: headers(authorization), body: body)
                 #expect(response.status == .unauthorized, "\(method) \(uri) with \(authorization ?? "no header")")
@@ -72,7 +81,14 @@ import Testing
 
     @Test(arguments: Engine.allCases)
     func metricsAuthPutsMetricsBehindAKey(engine: Engine) async throws {
-        try await withApp(engine, configure: { $0.apiKeys = ["write-key"]; $0.readAPIKeys = ["read-key"]; $0.metricsAuth = true }) { client in
+        try await withApp(
+            engine,
+            configure: {
+                $0.apiKeys = ["write-key"]
+                $0.readAPIKeys = ["read-key"]
+                $0.metricsAuth = true
+            }
+        ) { client in
             let open = try await client.get("/metrics")
             #expect(open.status == .unauthorized)
             #expect(open.headers[.wwwAuthenticate] == "Bearer")

@@ -27,7 +27,8 @@ import Testing
                             batches.append(Array(order[start..<min(start + size, order.count)]))
                             start += size
                         }
-                        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { [batches] http in
+                        return try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120)))
+                        { [batches] http in
                             var acceptedHere: [Int: Int] = [:]
                             for batch in batches {
                                 let body = ingestBody("racer", batch.map { (timestamp($0, connection), UInt64($0 % 7)) })
@@ -67,7 +68,8 @@ import Testing
                         for batch in 0..<50 {
                             let readings = (0..<20).map { (timestamp(batch * 20 + $0, 0), UInt64(3)) }
                             let body = ingestBody("consistent", readings)
-                            _ = try await http.execute(.init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                            _ = try await http.execute(
+                                .init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
                         }
                     }
                 }
@@ -97,7 +99,9 @@ import Testing
         try await withApp(engine, .live) { client in
             let port = try #require(client.port)
             // Devices that exist before any walk.
-            for n in stride(from: 0, to: 60, by: 2) { _ = try await client.ingest(String(format: "fleet-%03d", n), [(timestamp(0, 0), 2), (timestamp(1, 0), 2)]) }
+            for n in stride(from: 0, to: 60, by: 2) {
+                _ = try await client.ingest(String(format: "fleet-%03d", n), [(timestamp(0, 0), 2), (timestamp(1, 0), 2)])
+            }
             let before = Set(stride(from: 0, to: 60, by: 2).map { String(format: "fleet-%03d", $0) })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -106,7 +110,8 @@ import Testing
                         for n in stride(from: 1, to: 60, by: 2) {
                             for id in [String(format: "fleet-%03d", n), String(format: "fleet-%03d", n - 1)] {
                                 let body = ingestBody(id, [(timestamp(n * 2 + 10, 0), 2), (timestamp(n * 2 + 11, 0), 2)])
-                                _ = try await http.execute(.init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                                _ = try await http.execute(
+                                    .init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
                             }
                         }
                     }

@@ -44,13 +44,16 @@ import Testing
         try await withApp(engine) { client in
             _ = try await client.ingest(
                 "d",
-                [("2023-01-01T01:00:00.500+01:00", 2), ("1969-12-31T23:59:59.999999999Z", 5),
-                 ("2262-04-11T23:47:16.854775807Z", 1), ("1677-09-21T00:12:43.145224192Z", 7)])
+                [
+                    ("2023-01-01T01:00:00.500+01:00", 2), ("1969-12-31T23:59:59.999999999Z", 5),
+                    ("2262-04-11T23:47:16.854775807Z", 1), ("1677-09-21T00:12:43.145224192Z", 7),
+                ])
             let response = try await client.get("/devices/d")
             #expect(response.status == .ok)
             #expect(
                 response.text
-                    == #"{"data":{"1677-09-21T00:12:43.145224192Z":7,"1969-12-31T23:59:59.999999999Z":5,"2023-01-01T00:00:00.5Z":2,"2262-04-11T23:47:16.854775807Z":1},"latest_timestamp":"2262-04-11T23:47:16.854775807Z","cumulative_count":15}"#)
+                    == #"{"data":{"1677-09-21T00:12:43.145224192Z":7,"1969-12-31T23:59:59.999999999Z":5,"2023-01-01T00:00:00.5Z":2,"2262-04-11T23:47:16.854775807Z":1},"latest_timestamp":"2262-04-11T23:47:16.854775807Z","cumulative_count":15}"#
+            )
         }
     }
 
@@ -104,11 +107,13 @@ import Testing
         }
     }
 
-    @Test(arguments: Engine.allCases, [
-        "limit=0", "limit=100001", "limit=abc", "limit=", "limit=-1", "limit=1.5", "limit=10&limit=10",
-        "from=yesterday", "from=2023-01-01T00:00:00", "to=2262-04-11T23:47:16.854775808Z", "from=%ZZ",
-        "from=2023-01-01T00:00:00Z&from=2023-01-01T00:00:00Z", "to=2023-01-01T00:00:00%2B24:00",
-    ])
+    @Test(
+        arguments: Engine.allCases,
+        [
+            "limit=0", "limit=100001", "limit=abc", "limit=", "limit=-1", "limit=1.5", "limit=10&limit=10",
+            "from=yesterday", "from=2023-01-01T00:00:00", "to=2262-04-11T23:47:16.854775808Z", "from=%ZZ",
+            "from=2023-01-01T00:00:00Z&from=2023-01-01T00:00:00Z", "to=2023-01-01T00:00:00%2B24:00",
+        ])
     func badParameterIs400(engine: Engine, query: String) async throws {
         try await withApp(engine) { client in
             _ = try await client.ingest("d", [("2023-01-01T00:00:00Z", 1)])
@@ -130,10 +135,12 @@ import Testing
         }
     }
 
-    @Test(arguments: Engine.allCases, [
-        "1234", "with space", "a/b", "café", "cafe\u{301}", "a+b", "  padded  ", "🚀🛰️", "100%", "?#&=",
-        String(repeating: "x", count: 128),
-    ])
+    @Test(
+        arguments: Engine.allCases,
+        [
+            "1234", "with space", "a/b", "café", "cafe\u{301}", "a+b", "  padded  ", "🚀🛰️", "100%", "?#&=",
+            String(repeating: "x", count: 128),
+        ])
     func idsArePercentDecodedFromPaths(engine: Engine, id: String) async throws {
         try await withApp(engine) { client in
             _ = try await client.ingest(id, [("2023-01-01T00:00:00Z", 9)])

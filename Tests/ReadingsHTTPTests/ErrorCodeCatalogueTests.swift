@@ -25,7 +25,9 @@ import Testing
             .components(separatedBy: "\n## ")[0]
         let rows = section.split(separator: "\n").filter { $0.hasPrefix("| `") }
         let listed = rows.map { String($0.dropFirst(3).prefix { $0 != "`" }) }
-        #expect(Set(listed) == Self.catalogue, "only in docs: \(Set(listed).subtracting(Self.catalogue)), missing: \(Self.catalogue.subtracting(listed))")
+        #expect(
+            Set(listed) == Self.catalogue,
+            "only in docs: \(Set(listed).subtracting(Self.catalogue)), missing: \(Self.catalogue.subtracting(listed))")
         #expect(listed.count == Set(listed).count, "a code listed twice")
     }
 
@@ -34,7 +36,9 @@ import Testing
             contentsOf: Self.root.appendingPathComponent("Sources/ReadingsHTTP/Resources/openapi.json"), encoding: .utf8)
         // Codes appear in the document as JSON strings in `const` and `enum`.
         let named = Set(Self.codes(in: document).filter { document.contains("\"\($0)\"") })
-        #expect(named == Self.catalogue, "only in openapi.json: \(named.subtracting(Self.catalogue)), missing: \(Self.catalogue.subtracting(named))")
+        #expect(
+            named == Self.catalogue,
+            "only in openapi.json: \(named.subtracting(Self.catalogue)), missing: \(Self.catalogue.subtracting(named))")
     }
 
     @Test func theCodeWritesNoOtherCode() throws {

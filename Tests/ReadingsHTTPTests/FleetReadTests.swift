@@ -101,11 +101,13 @@ import Testing
         try await withApp(engine) { client in
             _ = try await client.ingest(
                 "b",
-                [("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:59:59.999999999Z", 2),
-                 // Exactly on a boundary: belongs to the bucket it starts.
-                 ("2023-01-01T01:00:00Z", 4), ("2023-01-01T03:30:00+01:00", 8),
-                 // Outside the range asked for.
-                 ("2022-12-31T23:59:59Z", 100), ("2023-01-01T04:00:00Z", 100)])
+                [
+                    ("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:59:59.999999999Z", 2),
+                    // Exactly on a boundary: belongs to the bucket it starts.
+                    ("2023-01-01T01:00:00Z", 4), ("2023-01-01T03:30:00+01:00", 8),
+                    // Outside the range asked for.
+                    ("2022-12-31T23:59:59Z", 100), ("2023-01-01T04:00:00Z", 100),
+                ])
             let response = try await client.get("/devices/b/buckets?from=2023-01-01T00:00:00Z&to=2023-01-01T04:00:00Z&step=1h")
             #expect(response.status == .ok)
             #expect(

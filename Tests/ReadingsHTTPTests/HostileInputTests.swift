@@ -8,14 +8,17 @@ import Testing
 /// nesting, sent to a live server. Only documented 4xx answers are allowed, never a 5xx, and the
 /// server keeps serving.
 @Suite struct HostileInputTests {
-    static let seed = #"{"id":"fuzz","readings":[{"timestamp":"2023-01-01T00:00:00.5+01:00","count":3},{"timestamp":"2023-01-01T00:00:01Z","count":4e0}],"meta":{"a":[true,false,null,-1.5e-3,"\u00e9\ud83d\ude80"]}}"#
+    static let seed =
+        #"{"id":"fuzz","readings":[{"timestamp":"2023-01-01T00:00:00.5+01:00","count":3},{"timestamp":"2023-01-01T00:00:01Z","count":4e0}],"meta":{"a":[true,false,null,-1.5e-3,"\u00e9\ud83d\ude80"]}}"#
 
     @Test(arguments: Engine.allCases)
     func mutatedBodiesNeverCauseA5xx(engine: Engine) async throws {
         try await withApp(engine, .live) { client in
             var generator = SplitMix64(seed: 42)
             let original = Array(Self.seed.utf8)
-            let interesting: [UInt8] = [0x00, 0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x2D, 0x65, 0x2E, 0xFF, 0xC3, 0xED, 0x20]
+            let interesting: [UInt8] = [
+                0x00, 0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x2D, 0x65, 0x2E, 0xFF, 0xC3, 0xED, 0x20,
+            ]
             var statuses: Set<Int> = []
             for round in 0..<400 {
                 var body = original

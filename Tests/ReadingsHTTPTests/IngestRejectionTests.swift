@@ -34,41 +34,83 @@ import Testing
         Case("empty body", "", .badRequest, "INVALID_JSON"),
         Case("whitespace only", "  \n", .badRequest, "INVALID_JSON"),
         Case("truncated", valid, .badRequest, "INVALID_JSON"),
-        Case("trailing comma in array", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1},]}"#, .badRequest, "INVALID_JSON"),
-        Case("trailing comma in object", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],}"#, .badRequest, "INVALID_JSON"),
-        Case("comment", "{/* c */\"id\":\"victim\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}", .badRequest, "INVALID_JSON"),
+        Case(
+            "trailing comma in array", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1},]}"#, .badRequest,
+            "INVALID_JSON"),
+        Case(
+            "trailing comma in object", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],}"#, .badRequest,
+            "INVALID_JSON"),
+        Case(
+            "comment", "{/* c */\"id\":\"victim\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}", .badRequest,
+            "INVALID_JSON"),
         Case("NaN count", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":NaN}]}"#, .badRequest, "INVALID_JSON"),
         Case("leading zero", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":01}]}"#, .badRequest, "INVALID_JSON"),
         Case("single quotes", #"{'id':'victim','readings':[]}"#, .badRequest, "INVALID_JSON"),
-        Case("raw control character", "{\"id\":\"vic\ttim\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}", .badRequest, "INVALID_JSON"),
-        Case("lone surrogate", #"{"id":"victim\ud800","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_JSON"),
-        Case("invalid UTF-8", Array(#"{"id":"victim"#.utf8) + [0xFF] + Array(#"","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8), .badRequest, "INVALID_JSON"),
-        Case("overlong UTF-8", Array(#"{"id":"victim"#.utf8) + [0xC0, 0xAF] + Array(#"","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8), .badRequest, "INVALID_JSON"),
-        Case("duplicate id member", #"{"id":"victim","id":"other","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_JSON"),
-        Case("duplicate count member", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1,"count":2}]}"#, .badRequest, "INVALID_JSON"),
-        Case("duplicate spelled with escape", #"{"id":"victim","\u0069d":"x","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_JSON"),
-        Case("deep nesting", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],"x":"# + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}", .badRequest, "INVALID_JSON"),
+        Case(
+            "raw control character", "{\"id\":\"vic\ttim\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}",
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "lone surrogate", #"{"id":"victim\ud800","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest,
+            "INVALID_JSON"),
+        Case(
+            "invalid UTF-8",
+            Array(#"{"id":"victim"#.utf8) + [0xFF] + Array(#"","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8),
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "overlong UTF-8",
+            Array(#"{"id":"victim"#.utf8) + [0xC0, 0xAF] + Array(#"","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#.utf8),
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "duplicate id member", #"{"id":"victim","id":"other","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#,
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "duplicate count member", #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1,"count":2}]}"#,
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "duplicate spelled with escape", #"{"id":"victim","\u0069d":"x","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#,
+            .badRequest, "INVALID_JSON"),
+        Case(
+            "deep nesting",
+            #"{"id":"victim","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],"x":"# + String(repeating: "[", count: 100_000)
+                + String(repeating: "]", count: 100_000) + "}", .badRequest, "INVALID_JSON"),
         Case("data after the value", valid + "}{}", .badRequest, "INVALID_JSON"),
         Case("byte-order mark", [0xEF, 0xBB, 0xBF] + Array((valid + "}").utf8), .badRequest, "INVALID_JSON"),
         Case("invalid JSON wins over a bad id", #"{"id":5,"readings":[}"#, .badRequest, "INVALID_JSON"),
         Case("top level array", "[1,2]", .badRequest, "INVALID_REQUEST"),
         Case("top level string", #""hello""#, .badRequest, "INVALID_REQUEST"),
         Case("readings missing", #"{"id":"victim"}"#, .badRequest, "INVALID_REQUEST"),
-        Case("readings not an array", #"{"id":"victim","readings":{"timestamp":"2023-01-01T00:00:00Z","count":1}}"#, .badRequest, "INVALID_REQUEST"),
+        Case(
+            "readings not an array", #"{"id":"victim","readings":{"timestamp":"2023-01-01T00:00:00Z","count":1}}"#, .badRequest,
+            "INVALID_REQUEST"),
         Case("readings empty", #"{"id":"victim","readings":[]}"#, .badRequest, "INVALID_REQUEST"),
         Case("id missing", #"{"readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_DEVICE_ID"),
         Case("id a number", #"{"id":1234,"readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_DEVICE_ID"),
         Case("id null", #"{"id":null,"readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_DEVICE_ID"),
         Case("id empty", #"{"id":"","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_DEVICE_ID"),
-        Case("id too long", "{\"id\":\"\(String(repeating: "é", count: 129))\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}", .badRequest, "INVALID_DEVICE_ID"),
-        Case("id with escaped control character", #"{"id":"a\u0001b","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#, .badRequest, "INVALID_DEVICE_ID"),
-        Case("id with C1 control character", "{\"id\":\"a\u{85}b\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}", .badRequest, "INVALID_DEVICE_ID"),
+        Case(
+            "id too long",
+            "{\"id\":\"\(String(repeating: "é", count: 129))\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}",
+            .badRequest, "INVALID_DEVICE_ID"),
+        Case(
+            "id with escaped control character", #"{"id":"a\u0001b","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}]}"#,
+            .badRequest, "INVALID_DEVICE_ID"),
+        Case(
+            "id with C1 control character", "{\"id\":\"a\u{85}b\",\"readings\":[{\"timestamp\":\"2023-01-01T00:00:00Z\",\"count\":1}]}",
+            .badRequest, "INVALID_DEVICE_ID"),
         Case("text/plain", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "text/plain"]),
-        Case("form", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/x-www-form-urlencoded"]),
+        Case(
+            "form", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+            headers: [.contentType: "application/x-www-form-urlencoded"]),
         Case("json-ish", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/jsonx"]),
-        Case("br encoding", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/json", .contentEncoding: "br"]),
-        Case("two encodings", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", headers: [.contentType: "application/json", .contentEncoding: "gzip, gzip"]),
-        Case("gzip header on a plain body", valid + "}", .badRequest, "INVALID_JSON", headers: [.contentType: "application/json", .contentEncoding: "gzip"]),
+        Case(
+            "br encoding", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+            headers: [.contentType: "application/json", .contentEncoding: "br"]),
+        Case(
+            "two encodings", valid + "}", .unsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+            headers: [.contentType: "application/json", .contentEncoding: "gzip, gzip"]),
+        Case(
+            "gzip header on a plain body", valid + "}", .badRequest, "INVALID_JSON",
+            headers: [.contentType: "application/json", .contentEncoding: "gzip"]),
     ]
 
     @Test(arguments: Engine.allCases, cases)
@@ -102,7 +144,9 @@ import Testing
     @Test(arguments: Engine.allCases)
     func bodyLimitAllowsExactlyTheLimit(engine: Engine) async throws {
         // Large enough for the probe in expectStillServing, small enough to be exceeded here.
-        let body = #"{"id":"sized","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],"pad":""# + String(repeating: "p", count: 200) + "\"}"
+        let body =
+            #"{"id":"sized","readings":[{"timestamp":"2023-01-01T00:00:00Z","count":1}],"pad":""# + String(repeating: "p", count: 200)
+            + "\"}"
         let limit = body.utf8.count
         try await withApp(engine, .live, configure: { $0.maxBodySize = limit }) { client in
             let exact = try await client.ingest(body)

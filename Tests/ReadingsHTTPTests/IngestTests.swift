@@ -33,8 +33,10 @@ import Testing
             _ = try await client.ingest("d", [("2023-01-01T00:00:00Z", 3)])
             let response = try await client.ingest(
                 "d",
-                [("2023-01-01T01:00:00+01:00", 3), ("2023-01-01T00:00:00.000Z", 3), ("2023-01-01 00:00:00z", 3),
-                 ("2022-12-31T19:00:00-0500", 3), ("2023-01-01T00:00:00-00:00", 3)])
+                [
+                    ("2023-01-01T01:00:00+01:00", 3), ("2023-01-01T00:00:00.000Z", 3), ("2023-01-01 00:00:00z", 3),
+                    ("2022-12-31T19:00:00-0500", 3), ("2023-01-01T00:00:00-00:00", 3),
+                ])
             #expect(response.status == .init(code: 207))
             let body = try response.json
             #expect(body["accepted"]?.int == 0)
@@ -183,7 +185,9 @@ import Testing
     func returnMinimalListsOnlyTheReadingsNotAccepted(engine: Engine) async throws {
         try await withApp(engine) { client in
             _ = try await client.ingest("d", [("2023-01-01T00:00:00Z", 3)])
-            let preferences = ["return=minimal", "RETURN=Minimal", "respond-async, return=minimal", "return = \"minimal\"; x=y", "wait=10,return=minimal"]
+            let preferences = [
+                "return=minimal", "RETURN=Minimal", "respond-async, return=minimal", "return = \"minimal\"; x=y", "wait=10,return=minimal",
+            ]
             for (second, prefer) in preferences.enumerated() {
                 var headers = jsonHeaders
                 headers[.init("Prefer")!] = prefer
@@ -229,7 +233,8 @@ import Testing
     func idAndTimestampAreEchoedAsSent(engine: Engine) async throws {
         try await withApp(engine) { client in
             let response = try await client.ingest(
-                #"{"readings":[{"count":1,"timestamp":"2023-01-01t00:00:00.10z","extra":[1,{"a":null}]}],"id":" caf\u00e9 \"x\" ","meta":{}}"#)
+                #"{"readings":[{"count":1,"timestamp":"2023-01-01t00:00:00.10z","extra":[1,{"a":null}]}],"id":" caf\u00e9 \"x\" ","meta":{}}"#
+            )
             #expect(response.status == .accepted)
             let result = try #require(try response.json["results"]?[0])
             #expect(result["id"]?.string == " café \"x\" ")
@@ -242,7 +247,9 @@ import Testing
     @Test(arguments: Engine.allCases)
     func contentTypesThatAreJSONOrAbsentAreAccepted(engine: Engine) async throws {
         try await withApp(engine) { client in
-            for contentType in ["application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/vnd.readings+json", nil] {
+            for contentType in [
+                "application/json", "APPLICATION/JSON", "application/json; charset=utf-8", "application/vnd.readings+json", nil,
+            ] {
                 var headers: HTTPFields = [:]
                 if let contentType { headers[.contentType] = contentType }
                 let response = try await client.ingest(

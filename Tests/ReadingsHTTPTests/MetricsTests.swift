@@ -18,8 +18,10 @@ import Testing
         try await withApp(engine) { client in
             let response = try await client.ingest(
                 "m",
-                [("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:00:01Z", 2), ("2023-01-01T00:00:02Z", 3),
-                 ("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:00:01Z", 9), ("2023-02-30T00:00:00Z", 1)])
+                [
+                    ("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:00:01Z", 2), ("2023-01-01T00:00:02Z", 3),
+                    ("2023-01-01T00:00:00Z", 1), ("2023-01-01T00:00:01Z", 9), ("2023-02-30T00:00:00Z", 1),
+                ])
             #expect(response.status.code == 207)
             _ = try await client.ingest("m", [("2023-01-01T00:00:03Z", 4)])
             for _ in 0..<2 { #expect(try await client.get("/devices/m").status == .ok) }
@@ -85,7 +87,8 @@ import Testing
         let metrics = ServiceMetrics()
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let store = try PostgresStore(
-            url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30), metrics: metrics.factory, logger: quietLogger)
+            url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30),
+            metrics: metrics.factory, logger: quietLogger)
         let app = buildApplication(
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0), store: store, services: [store], metrics: metrics,
             logger: quietLogger)

@@ -18,7 +18,8 @@ import Testing
                 let replaced = try await client.execute(uri: uri, method: .get, headers: [name: String(repeating: "x", count: 129)])
                 #expect(replaced.headers[name]?.count == 32)
             }
-            let ingest = try await client.ingest("d", [("2024-01-01T00:00:00Z", 1)], headers: [.contentType: "application/json", name: "batch-7"])
+            let ingest = try await client.ingest(
+                "d", [("2024-01-01T00:00:00Z", 1)], headers: [.contentType: "application/json", name: "batch-7"])
             #expect(ingest.headers[name] == "batch-7")
             let refused = try await client.ingest("{", headers: [.contentType: "application/json", name: "batch-8"])
             #expect(refused.status == .badRequest)

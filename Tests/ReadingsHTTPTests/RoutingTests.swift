@@ -7,11 +7,13 @@ import Testing
 
 /// Unknown routes, wrong methods, and the operational routes.
 @Suite struct RoutingTests {
-    @Test(arguments: Engine.allCases, [
-        "/nope", "/devices/x/y", "/devices/x/buckets/y", "/ingest/extra", "/devices/x/latest",
-        // Empty segments: never another route (a device named latest_timestamp exists here).
-        "/devices/", "/devices//latest_timestamp", "//devices", "/health/", "/devices/latest_timestamp/",
-    ])
+    @Test(
+        arguments: Engine.allCases,
+        [
+            "/nope", "/devices/x/y", "/devices/x/buckets/y", "/ingest/extra", "/devices/x/latest",
+            // Empty segments: never another route (a device named latest_timestamp exists here).
+            "/devices/", "/devices//latest_timestamp", "//devices", "/health/", "/devices/latest_timestamp/",
+        ])
     func unknownRouteListsEveryRoute(engine: Engine, path: String) async throws {
         try await withApp(engine) { client in
             _ = try await client.ingest("latest_timestamp", [("2023-01-01T00:00:00Z", 1)])

@@ -16,9 +16,10 @@ import Testing
             let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
             #expect((document["openapi"] as? String)?.hasPrefix("3.1") == true)
             let paths = try #require(document["paths"] as? [String: [String: Any]])
-            let documented = Set(paths.flatMap { path, operations in
-                operations.keys.filter { ["get", "post", "put", "delete", "patch"].contains($0) }.map { "\($0.uppercased()) \(path)" }
-            })
+            let documented = Set(
+                paths.flatMap { path, operations in
+                    operations.keys.filter { ["get", "post", "put", "delete", "patch"].contains($0) }.map { "\($0.uppercased()) \(path)" }
+                })
             #expect(documented == Set(APIRoute.all.map(\.description)))
             // Every operation describes its responses.
             for (path, operations) in paths {
@@ -30,8 +31,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [("/", "text/html; charset=utf-8", "<!doctype html"), ("/dashboard.js", "text/javascript; charset=utf-8", ""),
-                      ("/dashboard.css", "text/css; charset=utf-8", "")])
+    @Test(arguments: [
+        ("/", "text/html; charset=utf-8", "<!doctype html"), ("/dashboard.js", "text/javascript; charset=utf-8", ""),
+        ("/dashboard.css", "text/css; charset=utf-8", ""),
+    ])
     func dashboardFilesAreServedWithTypesAndRevalidation(path: String, type: String, start: String) async throws {
         try await withApp(.memory, .live) { client in
             let response = try await client.get(path)

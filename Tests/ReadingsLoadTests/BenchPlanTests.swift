@@ -1,7 +1,6 @@
 import Foundation
-import Testing
-
 import ReadingsDomain
+import Testing
 
 @testable import ReadingsLoad
 

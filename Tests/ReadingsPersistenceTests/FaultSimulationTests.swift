@@ -129,9 +129,13 @@ struct Workload {
                     acknowledged[key] = reading.count
                     refused.remove(key)
                 case .duplicate:
-                    if acknowledged[key] != reading.count { violations.append("\(key): 409 duplicate, but it was never acknowledged with that count") }
+                    if acknowledged[key] != reading.count {
+                        violations.append("\(key): 409 duplicate, but it was never acknowledged with that count")
+                    }
                 case .conflicting(let existing):
-                    if acknowledged[key] != existing { violations.append("\(key): 409 conflict with \(existing), but that was never acknowledged") }
+                    if acknowledged[key] != existing {
+                        violations.append("\(key): 409 conflict with \(existing), but that was never acknowledged")
+                    }
                 case .overflow:
                     violations.append("\(key): unexpected overflow")
                 }
@@ -184,7 +188,8 @@ struct Workload {
                 // Instants from a small range, so that repeats, conflicts and late readings are common.
                 let readings = (0..<size).map { _ in
                     Reading(
-                        instant: Instant(nanoseconds: 1_700_000_000_000_000_000 + Int64.random(in: 0..<400, using: &random) * 1_000_000_000),
+                        instant: Instant(
+                            nanoseconds: 1_700_000_000_000_000_000 + Int64.random(in: 0..<400, using: &random) * 1_000_000_000),
                         count: UInt64.random(in: 1...2, using: &random))
                 }
                 steps.append(.ingest(devices.randomElement(using: &random)!, readings))
@@ -197,9 +202,10 @@ struct Workload {
     /// or nil if it cannot start.
     static func open(_ disk: SimulatedDisk) async throws -> JournaledStore? {
         for _ in 0..<3 {
-            guard let store = try? JournaledStore(
-                directory: directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), segmentLimit: 700,
-                fileSystem: disk, logger: logger)
+            guard
+                let store = try? JournaledStore(
+                    directory: directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), segmentLimit: 700,
+                    fileSystem: disk, logger: logger)
             else { continue }
             do {
                 try await store.start()

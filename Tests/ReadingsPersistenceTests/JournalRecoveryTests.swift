@@ -128,7 +128,9 @@ import Testing
         let store = MemoryStore()
         var generator = SystemRandomNumberGenerator()
         for d in 0..<50 {
-            let readings = (0..<Int.random(in: 1...600, using: &generator)).map { reading(Int64($0 * 60 + Int.random(in: 0...2, using: &generator)), UInt64.random(in: 0...50, using: &generator)) }
+            let readings = (0..<Int.random(in: 1...600, using: &generator)).map {
+                reading(Int64($0 * 60 + Int.random(in: 0...2, using: &generator)), UInt64.random(in: 0...50, using: &generator))
+            }
             _ = store.ingestNow(readings.shuffled(), for: device("dev-\(d)"))
         }
         let written = try Snapshot.write(store, coveringBefore: 7, in: directory)
@@ -160,7 +162,8 @@ import Testing
         let directory = try temporaryDirectory()
         var generator = SplitMix64(seed: 77)
         var expected: [DeviceID: [Int64: UInt64]] = [:]
-        let store = try JournaledStore(directory: directory, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), logger: testLogger)
+        let store = try JournaledStore(
+            directory: directory, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), logger: testLogger)
         let running = Task { try await store.run() }
         try await waitUntilReady(store)
         let n = 10_000
@@ -222,7 +225,8 @@ import Testing
     @Test func journaledStoreSnapshotsAndRecoversThroughItsLifecycle() async throws {
         let directory = try temporaryDirectory()
         do {
-            let store = try JournaledStore(directory: directory, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil), logger: testLogger)
+            let store = try JournaledStore(
+                directory: directory, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil), logger: testLogger)
             #expect(await !store.isReady())
             let running = Task { try await store.run() }
             try await waitUntilReady(store)

@@ -121,7 +121,8 @@ final class SimulatedDisk: FileSystem, @unchecked Sendable {
                 }
                 inodes[id] = Inode(current: kept, durable: kept)
             }
-            return SimulatedDisk(state: State(inodes: inodes, nextInode: old.nextInode, names: old.durableNames, durableNames: old.durableNames))
+            return SimulatedDisk(
+                state: State(inodes: inodes, nextInode: old.nextInode, names: old.durableNames, durableNames: old.durableNames))
         }
     }
 

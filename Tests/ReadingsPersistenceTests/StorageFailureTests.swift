@@ -35,7 +35,8 @@ import Glibc
     @Test func aFailedSnapshotLeavesNoTemporaryFileAndBacksOff() async throws {
         let disk = SimulatedDisk()
         let store = try JournaledStore(
-            directory: Workload.directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil), segmentLimit: 1 << 20,
+            directory: Workload.directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: 1, interval: nil),
+            segmentLimit: 1 << 20,
             fileSystem: disk, logger: testLogger)
         try await store.start()
         _ = try await store.ingest([reading(1, 1), reading(2, 1)], for: device("snap"))

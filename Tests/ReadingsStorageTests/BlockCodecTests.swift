@@ -45,7 +45,9 @@ import Testing
         // Two readings 2^64 - 1 ns apart, and a constant step that wraps through zero.
         #expect(roundTrip([Int64.min, Int64.max], [0, ReadingCount.max]).id == id(.constantStep, .varints))
         let step = Int64.max / 3
-        #expect(roundTrip([Int64.min, Int64.min + step, Int64.min + 2 * step, Int64.min + 3 * step], [1, 1, 1, 1]).id == id(.constantStep, .constant))
+        #expect(
+            roundTrip([Int64.min, Int64.min + step, Int64.min + 2 * step, Int64.min + 3 * step], [1, 1, 1, 1]).id
+                == id(.constantStep, .constant))
     }
 
     @Test func deltaOfDeltaFactorsOutWholeSeconds() {
@@ -95,7 +97,9 @@ import Testing
                     set.insert(Int64.random(in: -1_000_000...1_000_000, using: &generator) * scale)
                 }
             }
-            let counts = (0..<n).map { _ in UInt64.random(in: 0...ReadingCount.max, using: &generator) >> UInt64.random(in: 0...53, using: &generator) }
+            let counts = (0..<n).map { _ in
+                UInt64.random(in: 0...ReadingCount.max, using: &generator) >> UInt64.random(in: 0...53, using: &generator)
+            }
             roundTrip(set.sorted(), counts)
         }
     }

@@ -104,7 +104,8 @@ import Testing
         for _ in 0..<(shape == .bigLateBatches ? 12 : 60) {
             // `.replays`: every other batch re-sends an ascending run of earlier instants, some
             // moved by half a microsecond so that they land between stored ones.
-            let replayFrom = shape == .replays && !history.isEmpty && Bool.random(using: &generator)
+            let replayFrom =
+                shape == .replays && !history.isEmpty && Bool.random(using: &generator)
                 ? Int.random(in: 0..<history.count, using: &generator) : nil
             let size = shape == .bigLateBatches ? Int.random(in: 500...3000, using: &generator) : Int.random(in: 1...200, using: &generator)
             var batch: [Reading] = []
@@ -116,11 +117,14 @@ import Testing
                     t = clock
                 case .mostlyInOrder:
                     clock += Int64.random(in: 1...3, using: &generator) * 1_000_000
-                    t = Int.random(in: 0..<10, using: &generator) == 0 ? clock - Int64.random(in: 0...200_000_000, using: &generator) : clock
+                    t =
+                        Int.random(in: 0..<10, using: &generator) == 0
+                        ? clock - Int64.random(in: 0...200_000_000, using: &generator) : clock
                 case .random:
                     t = Int64.random(in: 0...20_000, using: &generator) * 1_000_000_000
                 case .fullRange:
-                    t = Int.random(in: 0..<4, using: &generator) == 0
+                    t =
+                        Int.random(in: 0..<4, using: &generator) == 0
                         ? [Int64.min, Int64.max, 0, -1].randomElement(using: &generator)!
                         : Int64.random(in: Int64.min...Int64.max, using: &generator)
                 case .bigLateBatches:
@@ -136,7 +140,8 @@ import Testing
                     }
                 }
                 // Repeats of earlier instants (same or different count) now and then.
-                let count = Int.random(in: 0..<8, using: &generator) == 0
+                let count =
+                    Int.random(in: 0..<8, using: &generator) == 0
                     ? UInt64.random(in: 0...1, using: &generator)
                     : UInt64.random(in: 0...ReadingCount.max, using: &generator) >> UInt64.random(in: 10...53, using: &generator)
                 batch.append(Reading(instant: Instant(nanoseconds: t), count: count))
@@ -164,7 +169,8 @@ import Testing
             let a = sorted.randomElement(using: &generator)?.key ?? 0
             let b = sorted.randomElement(using: &generator)?.key ?? 0
             let limit = Int.random(in: 1...500, using: &generator)
-            let (page, pageNext) = series.readings(in: InstantRange(from: Instant(nanoseconds: min(a, b)), to: Instant(nanoseconds: max(a, b))), limit: limit)
+            let (page, pageNext) = series.readings(
+                in: InstantRange(from: Instant(nanoseconds: min(a, b)), to: Instant(nanoseconds: max(a, b))), limit: limit)
             let matching = sorted.filter { $0.key >= min(a, b) && $0.key < max(a, b) }
             #expect(page.map(\.instant.nanoseconds) == matching.prefix(limit).map(\.key))
             #expect(pageNext?.nanoseconds == (matching.count > limit ? matching[limit].key : nil))
@@ -188,7 +194,9 @@ import Testing
         _ = series.insert((0..<128).map { Reading(instant: Instant(nanoseconds: Int64($0) * 2000), count: 1) }, scratch: &scratch)
         _ = series.insert([Reading(instant: Instant(nanoseconds: 1_000_000), count: 1)], scratch: &scratch)
         #expect(series.blockCount == 1)
-        let late = (0..<2000).map { Reading(instant: Instant(nanoseconds: Int64($0) + 1), count: 2) }.filter { $0.instant.nanoseconds % 2000 != 0 }
+        let late = (0..<2000).map { Reading(instant: Instant(nanoseconds: Int64($0) + 1), count: 2) }.filter {
+            $0.instant.nanoseconds % 2000 != 0
+        }
         let outcomes = series.insert(late, scratch: &scratch)
         #expect(outcomes.allSatisfy { $0 == .accepted })
         #expect(series.blockCount > 2)

@@ -114,7 +114,8 @@ struct MemoryStorePropertyTests {
                 let (readings, next) = models[d].page(range, limit: limit)
                 if page?.readings != readings || page?.next != next || page?.summary != models[d].summary {
                     failures += 1
-                    Issue.record("range \(range) limit \(limit): \(String(describing: page)), expected \(readings) next \(String(describing: next))")
+                    Issue.record(
+                        "range \(range) limit \(limit): \(String(describing: page)), expected \(readings) next \(String(describing: next))")
                 }
             }
         }

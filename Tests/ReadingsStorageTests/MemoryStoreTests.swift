@@ -42,9 +42,11 @@ struct MemoryStoreTests {
     @Test("readings arriving out of order are stored in time order")
     func outOfOrder() {
         #expect(store.ingestNow([reading(5, 5), reading(1, 1), reading(3, 3)], for: id) == [.accepted, .accepted, .accepted])
-        #expect(store.ingestNow([reading(4, 4), reading(0, 0), reading(6, 6), reading(2, 2)], for: id) == Array(repeating: .accepted, count: 4))
-        #expect(store.ingestNow([reading(3, 3), reading(0, 1), reading(6, 6), reading(-1, 9)], for: id)
-            == [.duplicate, .conflicting(existingCount: 0), .duplicate, .accepted])
+        #expect(
+            store.ingestNow([reading(4, 4), reading(0, 0), reading(6, 6), reading(2, 2)], for: id) == Array(repeating: .accepted, count: 4))
+        #expect(
+            store.ingestNow([reading(3, 3), reading(0, 1), reading(6, 6), reading(-1, 9)], for: id)
+                == [.duplicate, .conflicting(existingCount: 0), .duplicate, .accepted])
         let page = store.readings(of: id, in: .all, limit: 100)
         #expect(page?.readings == [reading(-1, 9)] + (0...6).map { reading($0, UInt64($0)) })
         #expect(page?.next == nil)
@@ -168,8 +170,9 @@ struct MemoryStoreTests {
         #expect(store.summary(of: id) == DeviceSummary(latest: at(5003), cumulativeCount: Int64.max, readingCount: 1027))
 
         // Duplicates and conflicts are decided before overflow.
-        #expect(store.ingestNow([reading(0, big), reading(0, 1), reading(5000, 1023), reading(5000, 7)], for: id)
-            == [.duplicate, .conflicting(existingCount: big), .duplicate, .conflicting(existingCount: 1023)])
+        #expect(
+            store.ingestNow([reading(0, big), reading(0, 1), reading(5000, 1023), reading(5000, 7)], for: id)
+                == [.duplicate, .conflicting(existingCount: big), .duplicate, .conflicting(existingCount: 1023)])
         // A refused reading left no trace: its instant is still free.
         #expect(store.ingestNow([reading(5001, 0), reading(5002, 0)], for: id) == [.accepted, .accepted])
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max)
@@ -182,8 +185,9 @@ struct MemoryStoreTests {
         _ = store.ingestNow((0..<1023).map { reading(Int64($0), big) }, for: id)
         let rest = UInt64(Int64.max) - 1023 * big  // what is left below 2^63-1
         #expect(rest == big + 1023)
-        #expect(store.ingestNow([reading(2000, big), reading(2001, big), reading(2002, 1024), reading(2003, 1023)], for: id)
-            == [.accepted, .overflow, .overflow, .accepted])
+        #expect(
+            store.ingestNow([reading(2000, big), reading(2001, big), reading(2002, 1024), reading(2003, 1023)], for: id)
+                == [.accepted, .overflow, .overflow, .accepted])
         #expect(store.summary(of: id)?.cumulativeCount == Int64.max)
     }
 

@@ -41,7 +41,12 @@ public enum CorpusReplay {
             if name.hasPrefix(".") { continue }
             names.append(path + "/" + name)
         }
-        return names.sorted().filter { opendir($0).map { closedir($0); return false } ?? true }
+        return names.sorted().filter {
+            opendir($0).map {
+                closedir($0)
+                return false
+            } ?? true
+        }
     }
 
     private static func read(_ path: String) -> [UInt8]? {

@@ -27,6 +27,8 @@ public enum FuzzMain {
 
 #if FUZZING
 /// libFuzzer's driver (`int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*cb)(const uint8_t *, size_t))`).
+// swift-format-ignore: AlwaysUseLowerCamelCase
+// (libFuzzer's C symbol, named as libFuzzer names it.)
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>,

@@ -59,7 +59,9 @@ enum IngestBodyFuzzTarget {
             }
             for (k, (item, reference)) in zip(body.items, items).enumerated() {
                 guard item.verdict == reference.verdict, item.timestampSpan == reference.span else {
-                    fail("item \(k): \(item.verdict) at \(String(describing: item.timestampSpan)), reference \(reference.verdict) at \(String(describing: reference.span))", bytes)
+                    fail(
+                        "item \(k): \(item.verdict) at \(String(describing: item.timestampSpan)), reference \(reference.verdict) at \(String(describing: reference.span))",
+                        bytes)
                 }
             }
             guard body.readings == readings else { fail("readings \(body.readings), reference \(readings)", bytes) }

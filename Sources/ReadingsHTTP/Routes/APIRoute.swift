@@ -76,8 +76,10 @@ struct APIRoute: Hashable, Sendable {
     /// Routes that answer without an API key: probes, the API's description, and the dashboard's
     /// files (the page asks for a key itself). `/metrics` joins them unless `--metrics-auth`.
     static func open(metricsAuth: Bool) -> Set<String> {
-        var paths: Set<String> = [health.template, ready.template, openAPI.template, dashboard.template,
-            dashboardScript.template, dashboardStyle.template]
+        var paths: Set<String> = [
+            health.template, ready.template, openAPI.template, dashboard.template,
+            dashboardScript.template, dashboardStyle.template,
+        ]
         if !metricsAuth { paths.insert(metrics.template) }
         return paths
     }

@@ -15,13 +15,15 @@ struct Auth: Sendable {
     func check(_ head: HTTPRequestHead, path: Substring) -> APIError? {
         if openPaths.contains(String(path)) { return nil }
         guard let token = Self.bearerToken(head.headers.value("Authorization")) else {
-            return APIError(.unauthorized, "this server needs an API key: send Authorization: Bearer <key>",
+            return APIError(
+                .unauthorized, "this server needs an API key: send Authorization: Bearer <key>",
                 headers: ["WWW-Authenticate": "Bearer"])
         }
         let isWriteKey = Self.matchesAny(token, writeKeys)
         let isReadKey = Self.matchesAny(token, readKeys)
         guard isWriteKey || isReadKey else {
-            return APIError(.unauthorized, "the API key is not valid",
+            return APIError(
+                .unauthorized, "the API key is not valid",
                 headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
         if !isWriteKey && head.method == APIRoute.ingest.method && path == APIRoute.ingest.template {

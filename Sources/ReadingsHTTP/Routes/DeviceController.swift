@@ -1,5 +1,5 @@
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import ReadingsDomain
 import ReadingsStorage
 
@@ -178,7 +178,8 @@ struct DeviceController<Store: ReadingStore>: Sendable {
     /// The `{id}` path parameter, percent-decoded and checked against the id rules.
     private func deviceID(_ raw: Substring) throws(APIError) -> DeviceID {
         guard let bytes = PercentEncoding.decode(raw) else {
-            throw APIError(.invalidDeviceID,
+            throw APIError(
+                .invalidDeviceID,
                 "the device id in the path is not valid percent-encoded UTF-8")
         }
         do throws(DeviceIDError) {

@@ -10,7 +10,8 @@ enum Fallback {
         var allowed = routes.map(\.method)
         if allowed.contains(.GET) { allowed.append(.HEAD) }
         let allow = allowed.map(\.rawValue).joined(separator: ", ")
-        let error = APIError(.methodNotAllowed, "\(head.method.rawValue) is not allowed on \(path); use \(allow)",
+        let error = APIError(
+            .methodNotAllowed, "\(head.method.rawValue) is not allowed on \(path); use \(allow)",
             headers: ["Allow": allow])
         return error.response()
     }

@@ -44,7 +44,8 @@ struct IngestController<Store: ReadingStore>: Sendable {
         guard budget.reserve(reservation) else {
             return .failure(
                 Refusal(
-                    error: .unavailable("requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)"),
+                    error: .unavailable(
+                        "requests in flight hold \(budget.inUse) of the \(budget.limit) bytes allowed (--max-inflight-bytes)"),
                     readsBody: false))
         }
         return .success(Admission.Body(limit: limit, reservation: reservation, gzip: encoding == .gzip))
@@ -135,10 +136,10 @@ struct IngestController<Store: ReadingStore>: Sendable {
             case .invalidDeviceID(let reason):
                 throw APIError(.invalidDeviceID, reason.message)
             case .tooManyReadings(let count, let limit):
-                throw APIError(.tooManyReadings,
+                throw APIError(
+                    .tooManyReadings,
                     "a request may carry at most \(limit) readings (got \(count)); split the batch")
             }
         }
     }
 }
-

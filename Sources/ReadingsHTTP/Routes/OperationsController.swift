@@ -1,5 +1,5 @@
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import ReadingsStorage
 
 /// `GET /health` (the process serves), `GET /ready` (storage is open and recovered) and

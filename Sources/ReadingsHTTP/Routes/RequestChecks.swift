@@ -18,7 +18,8 @@ enum RequestChecks {
             case "identity": encoding = .identity
             case "gzip", "x-gzip": encoding = .gzip
             default:
-                throw APIError(.unsupportedMediaType,
+                throw APIError(
+                    .unsupportedMediaType,
                     "Content-Encoding \(coding) is not supported; send the body uncompressed or as gzip")
             }
         }
@@ -30,7 +31,8 @@ enum RequestChecks {
         guard var contentType = headers.value("Content-Type") else { return }
         let isJSON = contentType.withUTF8 { isJSONMediaType($0) }
         guard isJSON else {
-            throw APIError(.unsupportedMediaType,
+            throw APIError(
+                .unsupportedMediaType,
                 "Content-Type \(contentType) is not supported; send application/json")
         }
     }
@@ -84,7 +86,8 @@ enum RequestChecks {
 
     /// `413 PAYLOAD_TOO_LARGE`.
     static func payloadTooLarge(_ limit: Int) -> APIError {
-        APIError(.payloadTooLarge,
+        APIError(
+            .payloadTooLarge,
             "the request body is larger than the limit of \(limit) bytes (once decompressed, for gzip); split the batch")
     }
 

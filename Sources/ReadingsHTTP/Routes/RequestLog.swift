@@ -1,7 +1,7 @@
 import Logging
-import ReadingsDomain
 import NIOCore
 import NIOHTTP1
+import ReadingsDomain
 import Synchronization
 
 /// One info line per request: method, path, status, duration and request id; never the body or
@@ -103,4 +103,3 @@ enum RequestIDSource {
         (prefix, SplitMix64.mix(counter.add(1, ordering: .relaxed).newValue &* SplitMix64.golden))
     }
 }
-

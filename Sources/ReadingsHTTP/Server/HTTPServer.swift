@@ -21,7 +21,10 @@ final class HTTPServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let bound: Mutex<[@Sendable (Int) -> Void]> = Mutex([])
 
-    init(configuration: ServerConfiguration, api: any RequestHandling, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    init(
+        configuration: ServerConfiguration, api: any RequestHandling, logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
         self.configuration = configuration
         self.api = api
         self.logger = logger

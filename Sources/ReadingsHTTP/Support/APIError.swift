@@ -48,7 +48,8 @@ public struct APIError: Error, Sendable {
 extension APIError {
     /// 503 `UNAVAILABLE` with `Retry-After`.
     static func unavailable(_ reason: String) -> APIError {
-        APIError(.unavailable, "storage cannot take requests right now (\(reason)); retry later",
+        APIError(
+            .unavailable, "storage cannot take requests right now (\(reason)); retry later",
             headers: ["Retry-After": "1"])
     }
 

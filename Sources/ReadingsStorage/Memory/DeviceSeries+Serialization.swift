@@ -128,7 +128,8 @@ extension StoredSeries {
                 guard Int(infos[i].offset) >= low else { return nil }
                 infos[i].offset -= UInt32(low)
             }
-            guard let chunk = DeviceSeries.Chunk(
+            guard
+                let chunk = DeviceSeries.Chunk(
                     blocks: infos, bytes: Array(arena[low..<high]), pending: [], after: series.chunks.last?.last)
             else { return nil }
             series.chunks.append(chunk)
@@ -239,7 +240,9 @@ public struct LittleEndianReader {
         let size = MemoryLayout<T>.size
         guard position + size <= bytes.count else { return nil }
         var value: T = 0
-        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[position..<position + size])) }
+        withUnsafeMutableBytes(of: &value) {
+            $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[position..<position + size]))
+        }
         position += size
         return T(littleEndian: value)
     }

@@ -117,7 +117,8 @@ struct DeviceSeries {
     /// Bytes this series occupies: its fields, the head, the chunk list and every chunk's arrays.
     var memoryBytes: Int {
         let arrayHeader = 32
-        var total = MemoryLayout<DeviceSeries>.stride
+        var total =
+            MemoryLayout<DeviceSeries>.stride
             + (head.capacity > 0 ? arrayHeader + head.capacity * MemoryLayout<Reading>.stride : 0)
             + (chunks.capacity > 0 ? arrayHeader + chunks.capacity * MemoryLayout<Chunk>.stride : 0)
         for chunk in chunks { total += chunk.memoryBytes }
