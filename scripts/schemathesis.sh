@@ -91,11 +91,10 @@ if [ -n "${WITH_KEY:-}" ]; then
 fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 base="http://127.0.0.1:$port"
-# Run in $work so that no .env is read; drop every setting the server takes from the environment.
+# Run in $work so that no .env is read, with an empty environment so that no setting comes from it.
 (
   cd "$work"
-  exec env -u HOST -u PORT -u DATA_DIR -u SYNC -u SYNC_INTERVAL -u SNAPSHOT_EVERY -u POSTGRES_URL \
-    -u POSTGRES_POOL_SIZE -u API_KEYS -u READ_API_KEYS -u MAX_BODY_SIZE -u MAX_READINGS -u LOG_LEVEL \
+  exec env -i PATH="$PATH" HOME="${HOME:-/}" \
     "$binary" serve --host 127.0.0.1 --port "$port" --log-level warning ${key:+--api-key "$key"}
 ) >"$work/server.log" 2>&1 &
 server_pid=$!

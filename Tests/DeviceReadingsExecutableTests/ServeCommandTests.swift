@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import device_readings
+
 /// The executable as an operator runs it: help text, flags over environment over `.env`,
 /// validation of settings, and graceful shutdown on signals.
 @Suite(.serialized) struct ServeCommandTests {
@@ -10,26 +12,11 @@ import Testing
         #expect(root.output.contains("serve"))
         let serve = try ServerProcess.run(["serve", "--help"])
         #expect(serve.status == 0)
-        for (flag, env) in [
-            ("--host", "HOST"), ("--port", "PORT"), ("--max-body-size", "MAX_BODY_SIZE"),
-            ("--max-readings", "MAX_READINGS"), ("--log-level", "LOG_LEVEL"), ("--data-dir", "DATA_DIR"),
-            ("--sync", "SYNC"), ("--sync-interval", "SYNC_INTERVAL"), ("--snapshot-every", "SNAPSHOT_EVERY"),
-            ("--api-key", "API_KEYS"), ("--read-api-key", "READ_API_KEYS"), ("--postgres-url", "POSTGRES_URL"),
-            ("--postgres-pool-size", "POSTGRES_POOL_SIZE"), ("--idle-timeout", "IDLE_TIMEOUT"),
-            ("--max-connections", "MAX_CONNECTIONS"), ("--max-header-size", "MAX_HEADER_SIZE"),
-            ("--metrics-auth", "METRICS_AUTH"), ("--request-timeout", "REQUEST_TIMEOUT"),
-            ("--max-inflight-bytes", "MAX_INFLIGHT_BYTES"),
-        ] {
-            #expect(serve.output.contains(flag), "\(flag)")
-            #expect(serve.output.contains("[\(env)]"), "\(env)")
-        }
-        // Every option's text (up to the next option) names its environment variable and default.
-        let options = serve.output.components(separatedBy: "OPTIONS:")[1]
-            .components(separatedBy: "\n  -").dropFirst().filter { !$0.hasPrefix("h, --help") }
-        #expect(options.count == 19)
-        for option in options {
-            let text = option.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-            #expect(text.contains("[") && text.contains("(default:"), "\(text)")
+        // Each setting's line: flag, [VARIABLE], (default: …), as the catalogue says.
+        let text = serve.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for setting in Setting.all {
+            #expect(text.contains("\(setting.option) "), "\(setting.option)")
+            #expect(text.contains("[\(setting.environment)] (default: \(setting.defaultText))"), "\(setting.environment)")
         }
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 
+@testable import device_readings
+
 /// A `device-readings` process started from the build folder, talking over loopback.
 final class ServerProcess: @unchecked Sendable {
     let process = Process()
@@ -30,12 +32,9 @@ final class ServerProcess: @unchecked Sendable {
         process.arguments =
             ["serve"] + (arguments.contains("--port") || environment["PORT"] != nil ? [] : ["--port", "\(self.port)"]) + arguments
         var env = ProcessInfo.processInfo.environment
-        for key in [
-            "HOST", "PORT", "MAX_BODY_SIZE", "MAX_READINGS", "LOG_LEVEL", "API_KEYS", "READ_API_KEYS", "DATA_DIR", "POSTGRES_URL",
-            "IDLE_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEADER_SIZE", "METRICS_AUTH", "SYNC", "SYNC_INTERVAL",
-            "SNAPSHOT_EVERY", "POSTGRES_POOL_SIZE", "MAX_INFLIGHT_BYTES",
-        ] {
-            env[key] = nil
+        // Every setting's variable, from the catalogue: the test's own settings only.
+        for setting in Setting.all {
+            env[setting.environment] = nil
         }
         env.merge(environment) { $1 }
         process.environment = env
