@@ -6,7 +6,7 @@ import Testing
 private let newYear2023: Int64 = 1_672_531_200_000_000_000
 private let second: Int64 = 1_000_000_000
 
-/// Covers `Instant.parseRFC3339`: every spelling SPEC.md accepts, every rejection with its exact
+/// Covers `Instant.parseRFC3339`: every spelling the contract (docs/api.md) accepts, every rejection with its exact
 /// `TimestampError`, calendar rules (leap years), and the exact limits of the 64-bit range.
 @Suite("Instant.parseRFC3339")
 struct InstantRFC3339Tests {

@@ -1,6 +1,6 @@
 import ReadingsDomain
 
-/// An independent, deliberately plain reading of the contract's timestamp grammar (SPEC.md,
+/// An independent, deliberately plain reading of the contract's timestamp grammar (docs/api.md,
 /// "Timestamps"), to compare `Instant.parseRFC3339` with. It shares no code with the domain:
 /// fields are cut out by position, the day number comes from a year-length sum rather than the
 /// era algorithm, and the instant is computed in 128 bits and range-checked afterwards.
