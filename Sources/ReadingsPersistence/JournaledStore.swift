@@ -167,6 +167,10 @@ public final class JournaledStore: ReadingStore, Service {
         try open().0.devices(after: after, prefix: prefix, limit: limit)
     }
 
+    public func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
+        try open().0.silentDevices(before: cutoff, after: after, prefix: prefix, limit: limit)
+    }
+
     public func statistics() async throws -> StoreStatistics {
         try open().0.statistics()
     }

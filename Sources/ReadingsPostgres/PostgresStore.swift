@@ -366,17 +366,27 @@ public final class PostgresStore: ReadingStore, Service {
     }
 
     public func devices(after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
+        try await devices(silentBefore: nil, after: after, prefix: prefix, limit: limit)
+    }
+
+    public func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
+        try await devices(silentBefore: cutoff, after: after, prefix: prefix, limit: limit)
+    }
+
+    /// A page of the listing, optionally only devices whose latest reading is before
+    /// `silentBefore`: the primary key's index gives the order and the range; LIMIT stops the scan.
+    private func devices(silentBefore: Instant?, after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList {
         let after = after?.string ?? ""
         let lower = String(decoding: prefix, as: UTF8.self)
         let upper = PostgresStore.upperBound(ofPrefix: lower)
+        let cutoff = silentBefore?.nanoseconds
         return try await unavailableOnFailure { [logger] connection in
-            // The primary key's index gives the order and the range; LIMIT stops the scan.
             var entries: [DeviceListEntry] = []
             for try await (id, latest, cumulative, count) in try await connection.query(
                 """
                 SELECT device_id, latest, cumulative, readings FROM devices
                 WHERE device_id > \(after) AND device_id >= \(lower) AND (\(upper)::text IS NULL OR device_id < \(upper)::text)
-                  AND readings > 0
+                  AND readings > 0 AND (\(cutoff)::bigint IS NULL OR latest < \(cutoff)::bigint)
                 ORDER BY device_id LIMIT \(limit + 1)
                 """, logger: logger
             ).decode((String, Int64, Int64, Int64).self) {

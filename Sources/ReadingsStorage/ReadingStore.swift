@@ -32,6 +32,10 @@ public protocol ReadingStore: Sendable {
     /// with `prefix` (all when empty), at most `limit`, each with its summary.
     func devices(after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList
 
+    /// ``devices(after:prefix:limit:)`` restricted to silent devices: those whose latest reading
+    /// is before `cutoff`.
+    func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList
+
     /// Whether the engine is open and recovered and can serve (for `/ready`).
     func isReady() async -> Bool
 

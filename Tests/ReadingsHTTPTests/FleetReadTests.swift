@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
@@ -33,6 +34,54 @@ import Testing
             // The whole body, byte for byte, for one device.
             let one = try await client.get("/devices?prefix=z")
             #expect(one.text == #"{"devices":[{"id":"z","latest_timestamp":"2023-01-01T00:00:00Z","cumulative_count":1,"readings":1}]}"#)
+        }
+    }
+
+    /// `silent_for`: only devices whose latest reading is older than now minus that long, in id
+    /// order, paged like the whole listing; a late old reading does not wake a device up.
+    @Test(arguments: Engine.allCases)
+    func silentForListsTheDevicesThatWentQuiet(engine: Engine) async throws {
+        @Sendable func ago(_ seconds: Double) -> String {
+            let formatter = ISO8601DateFormatter()
+            return formatter.string(from: Date(timeIntervalSinceNow: -seconds))
+        }
+        try await withApp(engine) { client in
+            let fleet: [(String, [(String, UInt64)])] = [
+                ("quiet-a", [("2020-01-01T00:00:00Z", 1)]),
+                ("quiet-b", [(ago(7200), 2), ("2020-01-01T00:00:00Z", 3)]),
+                ("recent", [(ago(1800), 4)]),
+                ("live", [(ago(5), 5), ("2019-01-01T00:00:00Z", 6)]),
+                ("quiet-c", [(ago(86_400 * 3), 7)]),
+            ]
+            for (id, readings) in fleet {
+                #expect(try await client.ingest(id, readings).status == .accepted)
+            }
+            func ids(_ uri: String) async throws -> [String] {
+                let page = try await client.get(uri)
+                #expect(page.status == .ok, "\(uri)")
+                return try page.json["devices"]?.array?.compactMap { $0["id"]?.string } ?? []
+            }
+            #expect(try await ids("/devices?silent_for=1h") == ["quiet-a", "quiet-b", "quiet-c"])
+            #expect(try await ids("/devices?silent_for=10m") == ["quiet-a", "quiet-b", "quiet-c", "recent"])
+            #expect(try await ids("/devices?silent_for=2d") == ["quiet-a", "quiet-c"])
+            #expect(try await ids("/devices?silent_for=1h&prefix=quiet-&after=quiet-a") == ["quiet-b", "quiet-c"])
+            // Paging: `next` keeps the filter.
+            var uri: String? = "/devices?silent_for=1h&limit=2"
+            var seen: [String] = []
+            while let current = uri {
+                let page = try await client.get(current)
+                seen += try page.json["devices"]?.array?.compactMap { $0["id"]?.string } ?? []
+                uri = try page.json["next"]?.string
+                if let uri { #expect(uri.contains("silent_for=1h")) }
+            }
+            #expect(seen == ["quiet-a", "quiet-b", "quiet-c"])
+            // A bad duration is a 400 naming the parameter, and the server serves on.
+            for bad in ["0h", "1", "1y", "-1h", "h", "01h", "999999999999d"] {
+                let response = try await client.get("/devices?silent_for=\(bad)")
+                #expect(response.status == .badRequest, "\(bad)")
+                #expect(try response.json["error"]?["code"]?.string == "INVALID_PARAMETER", "\(bad)")
+            }
+            #expect(try await client.get("/health").status == .ok)
         }
     }
 

@@ -6,6 +6,36 @@ import Testing
 /// The memory engine's listing (its id directory) and buckets against plain models.
 @Suite("MemoryStore listing and buckets")
 struct FleetQueryTests {
+    @Test("pages of silent devices are the filtered sorted model's", arguments: [UInt64(1), 2])
+    func silentDevicesMatchTheModel(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let store = MemoryStore(shardBits: 3)
+        var latest: [[UInt8]: Int64] = [:]
+        for _ in 0..<3000 {
+            let id = device("d\(Int.random(in: 0..<2000, using: &random))")
+            let t = Int64.random(in: 0..<1000, using: &random)
+            if store.ingestNow([reading(t, 1)], for: id) == [.accepted] {
+                latest[id.utf8] = max(latest[id.utf8] ?? .min, at(t).nanoseconds)
+            }
+        }
+        let sorted = latest.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        for (cutoff, prefix, limit) in [(Int64(500), "", 7), (100, "d1", 50), (1000, "", 300), (0, "", 10), (900, "d19", 3)] {
+            let expected = sorted.filter { latest[$0]! < at(cutoff).nanoseconds && $0.starts(with: Array(prefix.utf8)) }
+            var seen: [[UInt8]] = []
+            var after: DeviceID? = nil
+            while true {
+                let page = store.silentDevices(
+                    before: at(cutoff), after: after, prefix: Array(prefix.utf8), limit: limit)
+                seen += page.devices.map(\.id.utf8)
+                #expect(page.devices.count <= limit)
+                #expect(page.devices.allSatisfy { $0.summary.latest.nanoseconds == latest[$0.id.utf8] })
+                guard page.hasMore else { break }
+                after = page.devices.last?.id
+            }
+            #expect(seen == expected, "cutoff \(cutoff) prefix \(prefix) limit \(limit)")
+        }
+    }
+
     @Test("pages of the listing are the sorted model's, across directory merges", arguments: [UInt64(1), 2, 3])
     func listingMatchesSortedModel(seed: UInt64) {
         var random = SplitMix64(seed: seed)

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import ReadingsDomain
@@ -70,7 +71,28 @@ struct DeviceController<Store: ReadingStore>: Sendable {
                 throw APIError.invalidParameter("prefix cannot start a device id: \(error.message)")
             }
         }
-        let page = try await withStorage { try await store.devices(after: after, prefix: prefix, limit: limit) }
+        // `silent_for`: only devices whose latest reading is older than now minus that long.
+        let silentFor = query.string("silent_for")
+        var cutoff: Instant?
+        if let silentFor {
+            guard let span = BucketStep(silentFor) else {
+                throw APIError.invalidParameter(
+                    "silent_for must be a whole number from 1 followed by s, m, h or d, such as 1h or 7d (got '\(silentFor)')")
+            }
+            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            let (since, overflow) = now.subtractingReportingOverflow(span.nanoseconds)
+            guard !overflow else {
+                throw APIError.invalidParameter("silent_for reaches before the earliest representable instant (got '\(silentFor)')")
+            }
+            cutoff = Instant(nanoseconds: since)
+        }
+        let page = try await withStorage {
+            if let cutoff {
+                try await store.silentDevices(before: cutoff, after: after, prefix: prefix, limit: limit)
+            } else {
+                try await store.devices(after: after, prefix: prefix, limit: limit)
+            }
+        }
         var out = ByteBuffer()
         out.reserveCapacity(64 + page.devices.count * 120)
         out.writeStaticString("{\"devices\":[")
@@ -91,6 +113,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
             out.writeStaticString(",\"next\":")
             var url = "/devices?limit=\(limit)&after=\(PercentEncoding.encode(last.id.utf8))"
             if !prefix.isEmpty { url += "&prefix=\(PercentEncoding.encode(prefix))" }
+            if let silentFor { url += "&silent_for=\(PercentEncoding.encode(silentFor.utf8))" }
             out.writeJSONString(url)
         }
         out.writeInteger(UInt8(ascii: "}"))

@@ -238,6 +238,39 @@ public final class MemoryStore: ReadingStore {
         return DeviceList(devices: entries, hasMore: hasMore)
     }
 
+    /// Silent devices in id order: every shard is scanned once (one lock hold each, over the
+    /// table's dense arrays), and only the `limit + 1` least matching ids are kept (the
+    /// candidates are cut back to them whenever they reach four times that), so a page costs one
+    /// pass over the fleet's summaries whatever share of it is silent. Each device's summary is
+    /// read at the moment its shard is visited.
+    public func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) -> DeviceList {
+        let keep = limit + 1
+        var candidates: [DeviceListEntry] = []
+        // Once `keep` candidates are certain, ids past the greatest of them cannot be on the page.
+        var bound: DeviceID?
+        func cut() {
+            candidates.sort { $0.id < $1.id }
+            candidates.removeLast(max(0, candidates.count - keep))
+            if candidates.count == keep { bound = candidates.last?.id }
+        }
+        for shard in shards {
+            shard.withLock { state in
+                for (id, series) in zip(state.devices.ids, state.devices.series) {
+                    guard let summary = series.summary, summary.latest < cutoff else { continue }
+                    if let after, id <= after { continue }
+                    if let bound, id >= bound { continue }
+                    if !prefix.isEmpty && !id.utf8.starts(with: prefix) { continue }
+                    candidates.append(DeviceListEntry(id: id, summary: summary))
+                    if candidates.count >= 4 * keep { cut() }
+                }
+            }
+        }
+        cut()
+        let hasMore = candidates.count > limit
+        if hasMore { candidates.removeLast() }
+        return DeviceList(devices: candidates, hasMore: hasMore)
+    }
+
     public func isReady() -> Bool { true }
 
     /// Devices and readings stored, and the bytes the engine's tables, heads, block indexes,
