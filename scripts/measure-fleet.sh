@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A fleet of many devices with a few readings each (release build, memory engine): RSS per device
 # above idle, the engine's own bytes per device, and how long GET /devices pages take (median of
-# 21 requests each: first page, a page deep in the id order, a prefix page).
+# 21 requests each: first page, a page deep in the id order, a prefix page, silent devices).
 # usage: scripts/measure-fleet.sh [DEVICES] [READINGS_PER_DEVICE]   e.g. scripts/measure-fleet.sh 1000000 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +34,8 @@ timing "GET /devices?limit=100" "http://127.0.0.1:$port/devices?limit=100"
 middle=$(curl -s "http://127.0.0.1:$port/devices?limit=1&after=fleet-5" | python3 -c 'import json,sys; print(json.load(sys.stdin)["devices"][0]["id"])')
 timing "GET /devices?limit=100&after=(middle)" "http://127.0.0.1:$port/devices?limit=100&after=$middle"
 timing "GET /devices?limit=1000&prefix=fleet-9" "http://127.0.0.1:$port/devices?limit=1000&prefix=fleet-9"
+# Silent devices: every device's readings are from 2024, so all are silent for an hour (the page
+# fills at once) and none for 100,000 days (the whole fleet is scanned for nothing).
+timing "GET /devices?silent_for=1h&limit=100" "http://127.0.0.1:$port/devices?silent_for=1h&limit=100"
+timing "GET /devices?silent_for=99999d&limit=100" "http://127.0.0.1:$port/devices?silent_for=99999d&limit=100"
 timing "GET /health (for scale)" "http://127.0.0.1:$port/health"

@@ -238,12 +238,38 @@ public final class MemoryStore: ReadingStore {
         return DeviceList(devices: entries, hasMore: hasMore)
     }
 
-    /// Silent devices in id order: every shard is scanned once (one lock hold each, over the
-    /// table's dense arrays), and only the `limit + 1` least matching ids are kept (the
-    /// candidates are cut back to them whenever they reach four times that), so a page costs one
-    /// pass over the fleet's summaries whatever share of it is silent. Each device's summary is
-    /// read at the moment its shard is visited.
+    /// Silent devices in id order, found one of two ways. First the id directory is walked in
+    /// order, as for the whole listing, checking each device's summary: when silent devices are
+    /// common this fills the page after a few hundred devices. If `32 × (limit + 1)` devices
+    /// have been walked without filling it, silent devices are rare, and every shard is scanned
+    /// once instead (one lock hold each, over the table's dense arrays), keeping only the
+    /// `limit + 1` least matching ids (the candidates are cut back to them whenever they reach
+    /// four times that), which costs one pass over the fleet's summaries. Each device's summary
+    /// is read at the moment its shard is visited.
     public func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) -> DeviceList {
+        let keep = limit + 1
+        var found: [DeviceListEntry] = []
+        var cursor = after
+        var walked = 0
+        while walked < 32 * keep {
+            let (ids, more) = directory.page(after: cursor, prefix: prefix, limit: keep)
+            for id in ids {
+                walked += 1
+                if let summary = summary(of: id), summary.latest < cutoff {
+                    found.append(DeviceListEntry(id: id, summary: summary))
+                    if found.count == keep {
+                        found.removeLast()
+                        return DeviceList(devices: found, hasMore: true)
+                    }
+                }
+            }
+            guard more, let last = ids.last else { return DeviceList(devices: found, hasMore: false) }
+            cursor = last
+        }
+        return scanSilentDevices(before: cutoff, after: after, prefix: prefix, limit: limit)
+    }
+
+    private func scanSilentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) -> DeviceList {
         let keep = limit + 1
         var candidates: [DeviceListEntry] = []
         // Once `keep` candidates are certain, ids past the greatest of them cannot be on the page.
