@@ -95,6 +95,31 @@ struct DashboardBrowserTests {
         #expect(try await server.stop() == 0)
     }
 
+    /// Devices quiet for an hour are marked in the table, and `Show: silent for …` (here from the
+    /// address, `#silent=1h`) lists only them, through `GET /devices?silent_for=`.
+    @Test func silentDevicesAreMarkedAndCanBeListedAlone() async throws {
+        let chromium = try #require(
+            Chromium.executable, "CI is set but Chromium is missing: .ci/run must install it (apt-get install chromium)")
+        let server = try ServerProcess(arguments: ["--log-level", "warning"])
+        try await server.waitUntilServing()
+        let now = ISO8601DateFormatter().string(from: Date())
+        for (id, timestamp) in [("quiet", "2024-01-01T00:00:00Z"), ("live", now)] {
+            let body = #"{"id":"\#(id)","readings":[{"timestamp":"\#(timestamp)","count":1}]}"#
+            #expect(try server.exchange("POST", "/ingest", body: body).head.hasPrefix("HTTP/1.1 202"))
+        }
+        let all = try DashboardPage(
+            dom: Chromium.run(chromium, ["--window-size=1280,900", "--dump-dom", "http://127.0.0.1:\(server.port)/"]))
+        try #require(all.state == "ready", "the dashboard did not finish: \(all.status)")
+        let rows = try all.deviceRows()
+        #expect(rows.map(\.id) == ["live", "quiet"])
+        #expect(rows.map(\.silent) == [false, true])
+        let silent = try DashboardPage(
+            dom: Chromium.run(chromium, ["--window-size=1280,900", "--dump-dom", "http://127.0.0.1:\(server.port)/#silent=1h"]))
+        try #require(silent.state == "ready", "the dashboard did not finish: \(silent.status)")
+        #expect(try silent.deviceRows().map(\.id) == ["quiet"])
+        #expect(try await server.stop() == 0)
+    }
+
     /// With API keys on, the page itself loads without one (it cannot send a key it has not asked
     /// for yet), its API requests get 401, and it shows the key form instead of an empty success.
     @Test func withAPIKeysThePageAsksForOne() async throws {
@@ -194,6 +219,7 @@ struct DashboardPage {
     struct Row {
         var id: String
         var selected: Bool
+        var silent: Bool
         var cells: [(value: String?, text: String)]
     }
 
@@ -219,7 +245,8 @@ struct DashboardPage {
                     text: Self.text(cell[1])
                 )
             }
-            return Row(id: Self.unescape(row[0]), selected: row[1].contains("selected"), cells: cells)
+            let classes = try Self.groups(#"class="([^"]*)""#, in: row[1][...]).first?[0].split(separator: " ") ?? []
+            return Row(id: Self.unescape(row[0]), selected: classes.contains("selected"), silent: classes.contains("silent"), cells: cells)
         }
     }
 

@@ -19,7 +19,7 @@ const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumF
 const format = (n) => numbers.format(n); // accepts numbers and BigInts, exactly
 
 const state = {
-  prefix: '', after: null, stack: [], limit: 50, lastId: null,
+  prefix: '', after: null, stack: [], limit: 50, lastId: null, silent: '',
   device: null, range: { preset: '24h' }, relativeNow: false,
   ready: { table: false, detail: false },
   timer: 0, generation: 0, aborts: {}, chart: null, chartKey: '', recentKey: '', needKey: false,
@@ -129,6 +129,7 @@ function readLocation() {
   const params = { ...parseParams(location.search.slice(1)), ...parseParams(location.hash.slice(1)) };
   if (params.from || params.to) state.range = { from: params.from || '', to: params.to || '', step: params.step || '' };
   else if (params.range in PRESETS) state.range = { preset: params.range };
+  if (params.silent !== undefined && SILENT_SPANS[params.silent] !== undefined) state.silent = params.silent;
   const device = params.device === undefined || params.device === '' ? null : params.device;
   const changed = device !== state.device;
   state.device = device;
@@ -138,6 +139,7 @@ function readLocation() {
 function writeLocation() {
   const encode = (value) => encodeURIComponent(value).replace(/%3A/g, ':'); // colons read better
   const parts = state.device === null ? [] : [`device=${encode(state.device)}`];
+  if (state.silent) parts.push(`silent=${state.silent}`);
   const range = state.range;
   if (range.preset) parts.push(`range=${range.preset}`);
   else for (const name of ['from', 'to', 'step']) if (range[name]) parts.push(`${name}=${encode(range[name])}`);
@@ -145,6 +147,11 @@ function writeLocation() {
 }
 
 // ---- Device table ------------------------------------------------------------------------------
+
+// How long a device must have been quiet to be marked silent, and the filter's choices ('' is
+// "all devices": rows are still marked when quiet for an hour).
+const SILENT_SPANS = { '': 3600e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+const isSilent = (latest) => Date.now() - Date.parse(latest) > SILENT_SPANS[state.silent];
 
 function setCell(cell, value, text) {
   if (cell.dataset.value === value) return;
@@ -186,6 +193,9 @@ function renderDevices(devices, hasNext) {
     const row = unused.get(device.id) || newDeviceRow(device.id);
     unused.delete(device.id);
     setTimeCell(row.cells[1], device.latest_timestamp);
+    const silent = isSilent(device.latest_timestamp);
+    row.classList.toggle('silent', silent);
+    row.cells[1].title = silent ? 'silent: no reading for a while' : '';
     setCell(row.cells[2], String(device.cumulative_count), format(device.cumulative_count));
     setCell(row.cells[3], String(device.readings), format(device.readings));
     if (body.rows[index] !== row) body.insertBefore(row, body.rows[index] || null);
@@ -194,7 +204,8 @@ function renderDevices(devices, hasNext) {
   markSelection();
   state.lastId = devices.length ? devices[devices.length - 1].id : null;
   $('empty').hidden = devices.length > 0;
-  $('empty').textContent = state.prefix ? `No device id starts with “${state.prefix}”.` : 'No devices yet.';
+  $('empty').textContent = state.silent ? `No device has been silent for ${state.silent}${state.prefix ? ` among ids starting with “${state.prefix}”` : ''}.`
+    : state.prefix ? `No device id starts with “${state.prefix}”.` : 'No devices yet.';
   $('prev').disabled = state.stack.length === 0;
   $('next').disabled = !hasNext;
   const first = state.stack.length * state.limit;
@@ -211,7 +222,8 @@ function markSelection() {
 }
 
 async function loadTable(signal) {
-  const page = await api(`/devices${query({ limit: state.limit, after: state.after, prefix: state.prefix })}`, signal);
+  const page = await api(
+    `/devices${query({ limit: state.limit, after: state.after, prefix: state.prefix, silent_for: state.silent })}`, signal);
   renderDevices(page.devices, Boolean(page.next));
 }
 
@@ -457,6 +469,7 @@ function resetPaging() {
 function start() {
   readLocation();
   state.limit = Number($('page-size').value);
+  $('silent').value = state.silent;
   if (state.device !== null) $('detail-heading').textContent = `Device ${state.device}`;
   document.body.classList.toggle('has-device', state.device !== null);
 
@@ -477,6 +490,7 @@ function start() {
     typing = setTimeout(() => { state.prefix = $('search').value; resetPaging(); }, 250);
   });
   $('page-size').addEventListener('change', () => { state.limit = Number($('page-size').value); resetPaging(); });
+  $('silent').addEventListener('change', () => { state.silent = $('silent').value; writeLocation(); resetPaging(); });
   $('next').addEventListener('click', () => { state.stack.push(state.after); state.after = state.lastId; refresh(); });
   $('prev').addEventListener('click', () => { state.after = state.stack.pop() ?? null; refresh(); });
   for (const button of document.querySelectorAll('[data-preset]')) {
