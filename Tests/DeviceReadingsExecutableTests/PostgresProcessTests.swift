@@ -136,7 +136,7 @@ final class TestCluster: Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-pg-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         _ = try ServerProcess.runTool("/bin/chown", ["postgres", directory])
-        try TestCluster.run("initdb", ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-locale"], bin: bin)
+        try runPostgresTool("initdb", bin: bin, ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "--no-locale"])
         // A port free a moment ago may be taken by another test's server meanwhile: a start
         // that fails is tried again on another port.
         var chosen = 0
@@ -163,13 +163,12 @@ final class TestCluster: Sendable {
     /// else is open.
     private static func start(directory: String, port: Int, bin: String) throws {
         do {
-            try run(
-                "pg_ctl",
+            try runPostgresTool(
+                "pg_ctl", bin: bin,
                 [
                     "-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
                     "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_files_per_process=10000", "start",
-                ],
-                bin: bin)
+                ])
         } catch let error as TestClusterError {
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
             throw TestClusterError(message: error.message + "\nserver log:\n" + log.suffix(2000))
@@ -186,23 +185,7 @@ final class TestCluster: Sendable {
     }
 
     private func run(_ tool: String, _ arguments: [String]) throws {
-        try TestCluster.run(tool, arguments, bin: bin)
-    }
-
-    /// Runs a PostgreSQL tool as the postgres user when we are root (initdb refuses root).
-    private static func run(_ tool: String, _ arguments: [String], bin: String) throws {
-        let result =
-            getuid() == 0
-            // A server started from here would inherit the test process's open descriptors,
-            // which under the full suite come near the descriptor limit: they are closed first.
-            ? try ServerProcess.runTool(
-                "/usr/bin/python3",
-                [
-                    "-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
-                    "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)",
-                ] + arguments)
-            : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
-        guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
+        _ = try runPostgresTool(tool, bin: bin, arguments)
     }
 }
 

@@ -38,7 +38,7 @@ final class PrivatePostgresCluster: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try password.write(toFile: "\(directory)/pwfile", atomically: true, encoding: .utf8)
         try PrivatePostgresCluster.chown(directory, recursive: true)
-        try PrivatePostgresCluster.run(
+        try runPostgresTool(
             "initdb", bin: bin,
             [
                 "-D", "\(directory)/data", "-U", "postgres", "--pwfile=\(directory)/pwfile", "--auth-local=trust",
@@ -65,7 +65,7 @@ final class PrivatePostgresCluster: Sendable {
                 ]
                 + settings.map { "-c \($0)" }
             do {
-                try PrivatePostgresCluster.run(
+                try runPostgresTool(
                     "pg_ctl", bin: bin,
                     ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o", options.joined(separator: " "), "start"])
                 break
@@ -207,24 +207,7 @@ final class PrivatePostgresCluster: Sendable {
     /// Runs a PostgreSQL program, as the postgres user when we are root; returns its output.
     @discardableResult
     private func run(_ tool: String, _ arguments: [String]) throws -> String {
-        try PrivatePostgresCluster.run(tool, bin: bin, arguments)
-    }
-
-    @discardableResult
-    private static func run(_ tool: String, bin: String, _ arguments: [String]) throws -> String {
-        let result =
-            getuid() == 0
-            // A server started from here would inherit the test process's open descriptors,
-            // which under the full suite come near the descriptor limit: they are closed first.
-            ? try ServerProcess.runTool(
-                "/usr/bin/python3",
-                [
-                    "-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
-                    "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)",
-                ] + arguments)
-            : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
-        guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
-        return result.output
+        try runPostgresTool(tool, bin: bin, arguments)
     }
 }
 
@@ -241,4 +224,22 @@ func makeSelfSignedCertificate(in folder: String, names: [String]) throws {
     guard result.status == 0 else { throw TestClusterError(message: "openssl failed: \(result.output)") }
     // The server refuses a key that others may read.
     chmod("\(folder)/server.key", 0o600)
+}
+
+/// Runs a PostgreSQL program of `bin`, as the postgres user when we are root (initdb refuses
+/// root); returns its output. A server started from here would inherit the test process's open
+/// descriptors, which under the full suite come near the descriptor limit: they are closed first.
+@discardableResult
+func runPostgresTool(_ tool: String, bin: String, _ arguments: [String]) throws -> String {
+    let result =
+        getuid() == 0
+        ? try ServerProcess.runTool(
+            "/usr/bin/python3",
+            [
+                "-c", "import os, sys; os.closerange(3, 65536); os.execv(sys.argv[1], sys.argv[1:])",
+                "/usr/sbin/runuser", "-u", "postgres", "--", "\(bin)/\(tool)",
+            ] + arguments)
+        : try ServerProcess.runTool("\(bin)/\(tool)", arguments)
+    guard result.status == 0 else { throw TestClusterError(message: "\(tool) failed: \(result.output)") }
+    return result.output
 }

@@ -31,6 +31,10 @@ import Testing
         }
     }
 
+    /// The folder beside the checkout that earlier versions named, spelled in two pieces so that
+    /// this file does not name it either.
+    static let outside = ".." + "/" + "shared"
+
     @Test func nothingNamesAPathBesideTheCheckout() throws {
         let places = ["README.md", "Makefile", "Package.swift", "docs", "scripts", "Sources", "Tests", "Benchmarks", ".ci"]
         var offenders: [String] = []
@@ -42,9 +46,9 @@ import Testing
             } else {
                 files = [url]
             }
-            for file in files where file.lastPathComponent != "RepositoryDocsTests.swift" {
+            for file in files {
                 guard let text = try? String(contentsOf: file, encoding: .utf8) else { continue }
-                if text.contains("../shared") { offenders.append(file.path) }
+                if text.contains(Self.outside) { offenders.append(file.path) }
             }
         }
         #expect(offenders.isEmpty, "\(offenders)")

@@ -16,6 +16,20 @@ import Testing
         #expect(table == Setting.markdownTable, "docs/configuration.md should hold exactly:\n\(Setting.markdownTable)")
     }
 
+    /// Every number's default is a number in its range (the plan unwraps them), except the one
+    /// computed at start; and they are the server's own defaults.
+    @Test func numericDefaultsAreNumbersInRange() throws {
+        for setting in Setting.all {
+            guard case .integer(let range) = setting.kind, setting != .maxInflightBytes else { continue }
+            let value = try #require(Int(setting.defaultText), "\(setting.option)")
+            #expect(range.contains(value), "\(setting.option)")
+        }
+        let plan = try ServerPlan(SettingValues(arguments: [], environment: [:], dotEnvText: nil))
+        #expect(plan.configuration.port == 3000 && plan.configuration.maxBodySize == 16 << 20)
+        #expect(plan.configuration.idleTimeout == .seconds(30) && plan.configuration.requestTimeout == .seconds(60))
+        #expect(plan.configuration.maxConnections == 1024 && plan.configuration.maxHeaderSize == 16 << 10)
+    }
+
     @Test func flagsAndVariablesAreUnique() {
         #expect(Set(Setting.all.map(\.flag)).count == Setting.all.count)
         #expect(Set(Setting.all.map(\.environment)).count == Setting.all.count)
@@ -29,8 +43,8 @@ import Testing
         #expect(try values.integer(.port) == 4000)
         #expect(values.text(.host) == "0.0.0.0")
         #expect(try values.choice(.logLevel) == "warning")
-        // Empty in the environment is unset, so .env's value is not reached either.
-        #expect(try values.integer(.maxReadings) == nil)
+        // Empty in the environment is unset, so .env's value is not reached either: the default.
+        #expect(try values.integer(.maxReadings) == 100_000)
         #expect(try values.list(.apiKey) == ["a", "b"])
         #expect(try values.list(.readAPIKey) == ["r1", "r2"])
         #expect(try values.boolean(.metricsAuth))

@@ -39,10 +39,11 @@ struct SettingValues {
         return value?.isEmpty == false ? value : nil
     }
 
-    /// A whole number within the setting's range, or nil when not given.
+    /// A whole number within the setting's range; when not given, the catalogue's default (nil
+    /// when that is not a number, as for `--max-inflight-bytes`, whose default depends on RAM).
     func integer(_ setting: Setting) throws -> Int? {
         guard case .integer(let range) = setting.kind else { preconditionFailure("\(setting.option) is not a number") }
-        guard let text = text(setting) else { return nil }
+        guard let text = text(setting) else { return Int(setting.defaultText) }
         guard let value = Int(text), range.contains(value) else {
             throw ValidationError("\(setting.option) must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
         }
