@@ -171,7 +171,7 @@ final class PrivatePostgresCluster: Sendable {
             + ["-h", directory, "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-X", "-q", "-c", sql]
         holder.standardOutput = FileHandle.nullDevice
         holder.standardError = FileHandle.nullDevice
-        try holder.run()
+        try launching { try holder.run() }
         let deadline = ContinuousClock.now + .seconds(10)
         while try psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").trimmingCharacters(in: .whitespacesAndNewlines)
             != "1"

@@ -43,7 +43,7 @@ final class ServerProcess: @unchecked Sendable {
         let output = try FileHandle(forWritingTo: outputFile)
         process.standardOutput = output
         process.standardError = output
-        try process.run()
+        try launching { try process.run() }
         // The child has its own copy; ours would stay open for the life of the test process.
         try? output.close()
     }
@@ -248,4 +248,15 @@ func temporaryDirectory() throws -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-process-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory
+}
+
+/// Child processes of the tests are started one at a time. Foundation's `Process.run()` crashed
+/// once (a bad read in its memmove while building the child) with several tests starting servers
+/// at the same moment; starting them under one lock costs nothing measurable.
+private let launchLock = NSLock()
+
+func launching<T>(_ body: () throws -> T) rethrows -> T {
+    launchLock.lock()
+    defer { launchLock.unlock() }
+    return try body()
 }
