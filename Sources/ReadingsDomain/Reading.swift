@@ -23,6 +23,9 @@ public enum IngestOutcome: Hashable, Sendable {
     case conflicting(existingCount: UInt64)
     /// New, but it would push the cumulative count past 2^63−1: not stored.
     case overflow
+    /// Older than the retention horizon (see ``Retention``): neither stored nor counted, and
+    /// decided before any lookup, so a reading that expired cannot come back as new.
+    case tooOld
 }
 
 /// The one rule by which every engine decides a valid reading of a batch, in batch order: a

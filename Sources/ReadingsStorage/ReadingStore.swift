@@ -14,18 +14,22 @@ public protocol ReadingStore: Sendable {
     /// Decides and stores `readings` of `device` in order: new readings are stored and counted,
     /// repeats of an instant already stored (earlier, or earlier in this batch) are duplicates or
     /// conflicts, and a new reading that would push the cumulative count past 2^63−1 is refused.
-    /// Returns one outcome per reading, in order.
+    /// Under a retention, a reading before the engine's horizon is ``IngestOutcome/tooOld``,
+    /// decided before anything else. Returns one outcome per reading, in order.
     func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome]
 
-    /// The device's summary, or nil when it has no reading.
+    /// The device's summary, or nil when the device is unknown (never ingested, or deleted).
+    /// Under a retention a device whose readings have all expired is still known: its summary
+    /// keeps its latest instant and all-time cumulative count, with a reading count of 0.
     func summary(of device: DeviceID) async throws -> DeviceSummary?
 
     /// The device's readings in `range`, ascending by instant, at most `limit` of them, with its
-    /// summary at the same moment; nil when the device has no reading.
+    /// summary at the same moment; nil when the device is unknown. Paging with `next` walks a
+    /// range of any size (the export does), each page at its own moment.
     func readings(of device: DeviceID, in range: InstantRange, limit: Int) async throws -> DeviceReadings?
 
     /// The device's readings in `grid.range` summed per bucket of `grid` (exactly `grid.count`
-    /// totals, empty buckets as zeros), or nil when the device has no reading.
+    /// totals, empty buckets as zeros), or nil when the device is unknown.
     func buckets(of device: DeviceID, grid: BucketGrid) async throws -> [BucketTotal]?
 
     /// Devices in id order (UTF-8 byte order): those after `after` (exclusive) whose id starts
@@ -35,6 +39,20 @@ public protocol ReadingStore: Sendable {
     /// ``devices(after:prefix:limit:)`` restricted to silent devices: those whose latest reading
     /// is before `cutoff`.
     func silentDevices(before cutoff: Instant, after: DeviceID?, prefix: [UInt8], limit: Int) async throws -> DeviceList
+
+    /// Removes the device and every reading it has; true when it existed, false when it was
+    /// unknown. Afterwards every read answers as for an unknown device and the listing omits it;
+    /// a later ingest for the same id starts a new device from zero. Linearisable with ingests of
+    /// the device: every reading an ingest accepted was either removed with the device or belongs
+    /// to the new one, and its count is in exactly one of them. Durable as the engine's ingests
+    /// are (journaled: the answer waits for the journal; PostgreSQL: one transaction).
+    func deleteDevice(_ device: DeviceID) async throws -> Bool
+
+    /// Retention (see ``Retention``): advances the engine's horizon to `now − period` (never back)
+    /// and removes every reading before it, in bounded steps (no lock or transaction held long),
+    /// giving their memory or disk space back. Cumulative counts stay as they are. Returns the
+    /// number of readings removed; 0, doing nothing, when the engine has no retention.
+    func removeExpiredReadings() async throws -> Int
 
     /// Whether the engine is open and recovered and can serve (for `/ready`).
     func isReady() async -> Bool
