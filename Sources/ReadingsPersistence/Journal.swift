@@ -66,8 +66,11 @@ public final class Journal: @unchecked Sendable {
     /// Bytes at the start of every segment: magic `DRJL` and the format version (u32 LE).
     static let segmentMagic: [UInt8] = Array("DRJL".utf8)
     static let headerSize = 8
-    /// The segment format this server writes; it reads this one and every older one.
-    public static let formatVersion: UInt32 = 1
+    /// The segment format this server writes; it reads this one and every older one. Format 2
+    /// added the device-deleted and horizon records (``JournalRecord``); format 1 held readings
+    /// records only. A server that reads only format 1 refuses a format 2 segment by its header
+    /// rather than meeting a record it does not know.
+    public static let formatVersion: UInt32 = 2
 
     /// Opens a new segment numbered `segment` in `directory` and starts the writer.
     public init(

@@ -36,6 +36,8 @@ public final class JournaledStore: ReadingStore, Service {
     public let policy: SyncPolicy
     /// When to take snapshots.
     public let snapshotTrigger: SnapshotTrigger
+    /// How long readings are kept (nil: forever).
+    public let retention: Retention?
     private let segmentLimit: Int
     private let fileSystem: any FileSystem
     private let logger: Logger
@@ -66,7 +68,7 @@ public final class JournaledStore: ReadingStore, Service {
     /// rethrows. A process may prefer to exit there with the message: the HTTP server may still
     /// be starting at that moment, and cancelling a server that is starting can take long.
     public init(
-        directory: URL, policy: SyncPolicy = .always, snapshotTrigger: SnapshotTrigger = .init(),
+        directory: URL, policy: SyncPolicy = .always, snapshotTrigger: SnapshotTrigger = .init(), retention: Retention? = nil,
         segmentLimit: Int = 64 << 20, fileSystem: any FileSystem = PosixFileSystem(), metrics: JournalMetrics = JournalMetrics(),
         logger: Logger, onRecoveryFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) throws {
@@ -76,6 +78,7 @@ public final class JournaledStore: ReadingStore, Service {
         self.fileSystem = fileSystem
         self.policy = policy
         self.snapshotTrigger = snapshotTrigger
+        self.retention = retention
         self.segmentLimit = segmentLimit
         self.logger = logger
         self.onRecoveryFailure = onRecoveryFailure
@@ -175,6 +178,49 @@ public final class JournaledStore: ReadingStore, Service {
         try open().0.statistics()
     }
 
+    /// Deleted in memory and journalled under the device's shard lock (so the journal has the
+    /// delete and the device's ingests in the order they were decided), answered once the
+    /// record is durable. An unknown device's answer waits for everything journalled before it,
+    /// as a duplicate's does: it may be unknown because of a delete not yet durable.
+    public func deleteDevice(_ device: DeviceID) async throws -> Bool {
+        let (memory, journal) = try open()
+        var position: UInt64 = 0
+        var failure: JournalError?
+        let existed = memory.deleteDevice(device) { existed in
+            guard existed else {
+                position = journal.position
+                return
+            }
+            do throws(JournalError) {
+                position = try journal.append { JournalRecord.encodeDeleted(device, into: &$0) }
+            } catch {
+                failure = error
+            }
+        }
+        do {
+            if let failure { throw failure }
+            try await journal.waitUntilDurable(position)
+        } catch {
+            throw StorageError.unavailable("the journal cannot be written: \(error)")
+        }
+        return existed
+    }
+
+    /// The horizon is journalled (and durable) before any reading is removed in memory, so that
+    /// recovery removes what the live store removed and refuses what it refuses.
+    public func removeExpiredReadings() async throws -> Int {
+        guard let retention else { return 0 }
+        let (memory, journal) = try open()
+        let horizon = Instant(nanoseconds: max(memory.horizon.nanoseconds, retention.horizonNow().nanoseconds))
+        do {
+            let position = try journal.append { JournalRecord.encodeHorizon(horizon, into: &$0) }
+            try await journal.waitUntilDurable(position)
+        } catch {
+            throw StorageError.unavailable("the journal cannot be written: \(error)")
+        }
+        return await memory.removeReadings(before: horizon)
+    }
+
     /// What the last recovery did (for logs and tests).
     public var lastRecovery: Recovery.Result? {
         state.withLock { $0.lastRecovery }
@@ -233,9 +279,9 @@ public final class JournaledStore: ReadingStore, Service {
     /// Recovers from disk and opens a new journal segment.
     func start() async throws {
         let (memory, journal, result) = try await onBlockingThread("recovery") {
-            [directory, policy, segmentLimit, fileSystem, metrics, logger] in
+            [directory, policy, segmentLimit, fileSystem, metrics, logger, retention] in
             let start = ContinuousClock.now
-            let memory = MemoryStore()
+            let memory = MemoryStore(retention: retention)
             let result = try Recovery.recover(directory, into: memory, fileSystem: fileSystem, logger: logger)
             let journal = try Journal(
                 directory: directory, firstSegment: result.nextSegment, policy: policy, segmentLimit: segmentLimit,
@@ -289,6 +335,11 @@ public final class JournaledStore: ReadingStore, Service {
         let (memory, journal) = try open()
         let position = journal.position
         let segment = try await journal.rotate()
+        // The snapshot holds the readings a horizon left, not the horizon: the new segment, the
+        // first one recovery replays after this snapshot, starts with it.
+        if memory.horizon > .min {
+            _ = try journal.append { JournalRecord.encodeHorizon(memory.horizon, into: &$0) }
+        }
         let written = try await onBlockingThread("snapshot") { [directory, fileSystem] in
             try Snapshot.write(memory, coveringBefore: segment, in: directory, fileSystem: fileSystem) {
                 // Every reading serialised was appended before this position.

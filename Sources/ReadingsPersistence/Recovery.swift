@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// Rebuilding the memory engine from a data directory: the newest snapshot, then every journal
-/// segment after it, in order.
+/// segment after it, in order: accepted readings stored again (without the retention's check:
+/// they were accepted when they came), deleted devices deleted, and horizons' readings removed.
 ///
 /// - A bad last record of the last segment (it ends inside the file's end, fails its checksum,
 ///   or is followed by garbage) is what a crash or a power loss leaves under every `--sync` mode:
@@ -100,6 +101,9 @@ public enum Recovery {
                 segment.data, of: segment.path, isLast: k == segments.count - 1, into: store, fileSystem: fileSystem, result: &result,
                 logger: logger)
         }
+        // Readings a request had accepted just before a horizon passed them may follow that
+        // horizon's record; the live store removed them in the same pass, so does recovery.
+        store.removeReadingsNow(before: store.horizon)
         if removed { try fileSystem.syncDirectory(directory.path) }
         result.nextSegment = max(replayFrom, (listing.segments.last?.number).map { $0 + 1 } ?? 0)
         return result
@@ -124,11 +128,17 @@ public enum Recovery {
             while offset < bytes.count {
                 switch RecordFrame.read(bytes, at: offset) {
                 case .record(let payload, let next):
-                    guard let (device, readings) = JournalRecord.decode(UnsafeBufferPointer(rebasing: bytes[payload])) else {
-                        throw corrupt(offset, "record checksum is right but its contents are not a readings record")
+                    switch JournalRecord.decode(UnsafeBufferPointer(rebasing: bytes[payload])) {
+                    case .readings(let device, let readings):
+                        store.replay(readings, for: device)
+                        result.replayedReadings += readings.count
+                    case .deleted(let device):
+                        _ = store.deleteDevice(device)
+                    case .horizon(let horizon):
+                        store.removeReadingsNow(before: horizon)
+                    case nil:
+                        throw corrupt(offset, "record checksum is right but its contents are not a journal record")
                     }
-                    _ = store.ingestNow(readings, for: device)
-                    result.replayedReadings += readings.count
                     offset = next
                 case .truncated where isLast:
                     return (offset, "the last record is incomplete")

@@ -136,8 +136,8 @@ struct Workload {
                     if acknowledged[key] != existing {
                         violations.append("\(key): 409 conflict with \(existing), but that was never acknowledged")
                     }
-                case .overflow:
-                    violations.append("\(key): unexpected overflow")
+                case .overflow, .tooOld:
+                    violations.append("\(key): unexpected \(outcome)")
                 }
             }
         }

@@ -68,14 +68,29 @@ import Testing
         var payload: [UInt8] = []
         JournalRecord.encodeAccepted(device: device("é x/1"), readings: readings[...], outcomes: outcomes[...], into: &payload)
         let decoded = payload.withUnsafeBufferPointer { JournalRecord.decode($0) }
-        #expect(decoded?.0 == device("é x/1"))
-        #expect(decoded?.1 == [readings[0], readings[2], readings[3]])
-        outcomes = [.conflicting(existingCount: 1), .overflow, .duplicate, .duplicate]
+        #expect(decoded == .readings(device("é x/1"), [readings[0], readings[2], readings[3]]))
+        outcomes = [.conflicting(existingCount: 1), .overflow, .duplicate, .tooOld]
         payload.removeAll()
         JournalRecord.encodeAccepted(device: device("d"), readings: readings[...], outcomes: outcomes[...], into: &payload)
-        #expect(payload.withUnsafeBufferPointer { JournalRecord.decode($0) }?.1 == [])
+        #expect(payload.withUnsafeBufferPointer { JournalRecord.decode($0) } == .readings(device("d"), []))
         // Trailing garbage or a cut payload is refused.
         #expect((payload + [0]).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
         #expect(Array(payload.dropLast()).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
+    }
+
+    @Test func deletedAndHorizonRecordsRoundTrip() {
+        for horizon in [Instant.min, Instant(nanoseconds: -1), Instant(nanoseconds: 0), .max] {
+            var payload: [UInt8] = []
+            JournalRecord.encodeHorizon(horizon, into: &payload)
+            #expect(payload.withUnsafeBufferPointer { JournalRecord.decode($0) } == .horizon(horizon))
+            #expect((payload + [0]).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
+        }
+        var payload: [UInt8] = []
+        JournalRecord.encodeDeleted(device("é x/1"), into: &payload)
+        #expect(payload.withUnsafeBufferPointer { JournalRecord.decode($0) } == .deleted(device("é x/1")))
+        #expect((payload + [0]).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
+        #expect(Array(payload.dropLast()).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
+        // An unknown type is refused.
+        #expect(([9, 0] as [UInt8]).withUnsafeBufferPointer { JournalRecord.decode($0) } == nil)
     }
 }

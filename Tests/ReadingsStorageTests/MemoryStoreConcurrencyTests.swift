@@ -180,7 +180,7 @@ struct MemoryStoreConcurrencyTests {
                 if count != winner { wrong += 1 }
             case .conflicting(let existing):
                 if existing != winner || count == winner { wrong += 1 }
-            case .overflow:
+            case .overflow, .tooOld:
                 wrong += 1
             }
         }

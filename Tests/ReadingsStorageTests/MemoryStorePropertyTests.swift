@@ -96,6 +96,7 @@ struct MemoryStorePropertyTests {
                 case .duplicate: tally["duplicate", default: 0] += 1
                 case .conflicting: tally["conflicting", default: 0] += 1
                 case .overflow: tally["overflow", default: 0] += 1
+                case .tooOld: tally["too old", default: 0] += 1
                 }
             }
             if outcomes != expected {

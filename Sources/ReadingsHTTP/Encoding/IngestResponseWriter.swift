@@ -25,7 +25,7 @@ struct IngestResponseWriter {
         var rejected = 0
     }
 
-    /// Counts outcomes: 409s are duplicates, 422s (parse failures and overflow) rejected.
+    /// Counts outcomes: 409s are duplicates, 422s (parse failures, overflow, too old) rejected.
     func totals() -> Totals {
         var totals = Totals()
         for outcome in outcomes {
@@ -35,7 +35,7 @@ struct IngestResponseWriter {
             case .conflicting:
                 totals.duplicates += 1
                 totals.conflicts += 1
-            case .overflow: totals.rejected += 1
+            case .overflow, .tooOld: totals.rejected += 1
             }
         }
         totals.rejected += parsed.items.count - outcomes.count
@@ -176,6 +176,11 @@ struct IngestResponseWriter {
             out.put(" would push the cumulative count of device ")
             writeSpan(parsed.deviceIDSpan, into: &out)
             out.put(" past 9223372036854775807 (2^63-1); the reading was not stored")
+        case (.valid, .tooOld?):
+            out.put(",\"status\":422,\"success\":false,\"code\":\"READING_TOO_OLD\",\"error\":\"")
+            out.put("the reading at ")
+            writeSpan(item.timestampSpan!, into: &out)
+            out.put(" is older than the retention period this server keeps readings for; it was neither stored nor counted")
         case (.notAnObject(let kind), _):
             out.put(",\"status\":422,\"success\":false,\"code\":\"INVALID_READING\",\"error\":\"")
             out.appendJSONStringContent("each element of readings must be an object, not \(kind.phrase)".utf8)

@@ -27,6 +27,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case invalidTimestamp = "INVALID_TIMESTAMP"
     case invalidCount = "INVALID_COUNT"
     case countOverflow = "COUNT_OVERFLOW"
+    case readingTooOld = "READING_TOO_OLD"
 
     /// The status that goes with the code: the response's for a whole request, the result's
     /// for a reading.
@@ -42,14 +43,15 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .internalError: .internalServerError
         case .unavailable: .serviceUnavailable
         case .duplicateReading, .conflictingReading: .conflict
-        case .invalidReading, .invalidTimestamp, .invalidCount, .countOverflow: .unprocessableEntity
+        case .invalidReading, .invalidTimestamp, .invalidCount, .countOverflow, .readingTooOld: .unprocessableEntity
         }
     }
 
     /// Whether the code is a reading's result rather than a whole request's.
     public var isPerReading: Bool {
         switch self {
-        case .duplicateReading, .conflictingReading, .invalidReading, .invalidTimestamp, .invalidCount, .countOverflow: true
+        case .duplicateReading, .conflictingReading, .invalidReading, .invalidTimestamp, .invalidCount, .countOverflow, .readingTooOld:
+            true
         default: false
         }
     }

@@ -66,9 +66,21 @@ final class DeviceDirectory: Sendable {
 
     private let state = Mutex(State())
 
-    /// Records a new device (each id once).
+    /// Records a new device (each id once, until it is removed).
     func add(_ id: DeviceID) {
         state.withLock { $0.add(id) }
+    }
+
+    /// Forgets a removed device (O(devices): removals are rare).
+    func remove(_ id: DeviceID) {
+        state.withLock { state in
+            let i = partitionPoint(state.sorted.count) { state.sorted[$0] < id }
+            if i < state.sorted.count && state.sorted[i] == id {
+                state.sorted.remove(at: i)
+            } else if let j = state.pending.firstIndex(of: id) {
+                state.pending.remove(at: j)
+            }
+        }
     }
 
     /// Up to `limit` ids after `after` (exclusive) that start with `prefix`, and whether more

@@ -110,8 +110,14 @@ struct DeviceSeries {
         }
     }
 
+    /// Whether the device exists: it has readings, or had some that a retention removed (its
+    /// latest instant and cumulative count stay). A device whose only reading was at the earliest
+    /// instant and expired is indistinguishable from none; that reading is refused at ingest by
+    /// any retention shorter than 349 years.
+    var exists: Bool { count > 0 || latest != .min }
+
     var summary: DeviceSummary? {
-        count == 0 ? nil : DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: Int64(cumulative), readingCount: count)
+        exists ? DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: Int64(cumulative), readingCount: count) : nil
     }
 
     /// Bytes this series occupies: its fields, the head, the chunk list and every chunk's arrays.
@@ -132,28 +138,33 @@ struct DeviceSeries {
 
     /// Decides each reading in order, storing the new ones. `scratch` is the caller's reusable
     /// decode and encode buffer.
-    mutating func insert(_ readings: [Reading], scratch: inout BlockScratch) -> [IngestOutcome] {
+    mutating func insert(_ readings: [Reading], horizon: Int64 = .min, scratch: inout BlockScratch) -> [IngestOutcome] {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(readings.count)
-        insert(readings[...], into: &outcomes, scratch: &scratch)
+        insert(readings[...], into: &outcomes, horizon: horizon, scratch: &scratch)
         return outcomes
     }
 
     /// Decides each reading of `readings` in order, storing the new ones, and appends one outcome
-    /// per reading to `outcomes`.
-    mutating func insert(_ readings: ArraySlice<Reading>, into outcomes: inout [IngestOutcome], scratch: inout BlockScratch) {
+    /// per reading to `outcomes`. Readings before `horizon` (nanoseconds; the retention's) are
+    /// too old, decided before any lookup.
+    mutating func insert(
+        _ readings: ArraySlice<Reading>, into outcomes: inout [IngestOutcome], horizon: Int64 = .min, scratch: inout BlockScratch
+    ) {
         // An empty head (a new device, or one just sealed) is sized for this batch rather than
         // grown by doubling from one: a device with a few readings keeps exactly those.
         if head.isEmpty { head.reserveCapacity(min(readings.count, DeviceSeries.headCapacity)) }
         scratch.forgetDecodedBlock()
         for reading in readings {
-            outcomes.append(insert(reading, scratch: &scratch))
+            outcomes.append(reading.instant.nanoseconds < horizon ? .tooOld : insert(reading, scratch: &scratch))
         }
     }
 
     @inline(__always)
     private mutating func insert(_ reading: Reading, scratch: inout BlockScratch) -> IngestOutcome {
         let t = reading.instant.nanoseconds
+        // (A device whose readings all expired has none left, and a reading after the horizon is
+        // after its latest.)
         if count == 0 || t > latest {
             let outcome = decide(reading, existing: nil)
             guard outcome == .accepted else { return outcome }
@@ -288,18 +299,93 @@ struct DeviceSeries {
             p = q
         }
         precondition(p == pending.count, "pending readings must lie within their chunk's range")
-        let parts = (scratch.blocks.count + DeviceSeries.maxChunkBlocks - 1) / DeviceSeries.maxChunkBlocks
+        replaceChunk(c, withBlocksOf: scratch)
+    }
+
+    /// Replaces chunk `c` with the blocks encoded in `scratch` (none: the chunk goes), as several
+    /// chunks when they are more than `maxChunkBlocks`.
+    private mutating func replaceChunk(_ c: Int, withBlocksOf scratch: BlockScratch) {
+        let total = scratch.blocks.count
+        let parts = (total + DeviceSeries.maxChunkBlocks - 1) / DeviceSeries.maxChunkBlocks
         if parts == 1 {
-            chunks[c] = scratch.chunk(blocks: 0..<scratch.blocks.count)
+            chunks[c] = scratch.chunk(blocks: 0..<total)
         } else {
             var rebuilt: [Chunk] = []
             rebuilt.reserveCapacity(parts)
-            let total = scratch.blocks.count
             for k in 0..<parts {
                 rebuilt.append(scratch.chunk(blocks: (k * total / parts)..<((k + 1) * total / parts)))
             }
             chunks.replaceSubrange(c...c, with: rebuilt)
         }
+    }
+
+    // MARK: Removing
+
+    /// Removes readings before `horizon` (nanoseconds), oldest first, at most about `budget` of
+    /// them (whole chunks go at once, so a call may pass the budget by one chunk): whole chunks
+    /// before it are dropped, the one chunk that straddles it is rebuilt without them, and the
+    /// head is cut when no chunk is left. The latest instant and the cumulative count stay.
+    /// Returns the number removed and whether none before `horizon` is left.
+    mutating func removeReadings(before horizon: Int64, budget: Int, scratch: inout BlockScratch) -> (removed: Int, done: Bool) {
+        scratch.forgetDecodedBlock()
+        var removed = 0
+        var dropped = 0
+        while dropped < chunks.count && chunks[dropped].last < horizon && removed < budget {
+            removed += chunks[dropped].sealedReadings + chunks[dropped].pending.count
+            dropped += 1
+        }
+        if dropped > 0 {
+            chunks.removeFirst(dropped)
+            if chunks.capacity > 2 * chunks.count + 8 { chunks = exactCopy(chunks[...]) }
+        }
+        defer { count -= removed }
+        if let first = chunks.first {
+            // Only the first chunk can hold readings before the horizon: every later reading is
+            // after its last, which is not before the horizon (or the budget stopped the loop).
+            guard first.last >= horizon else { return (removed, false) }
+            let oldest = min(first.blocks[0].first, first.pending.first?.instant.nanoseconds ?? .max)
+            if oldest < horizon { removed += trimFirstChunk(before: horizon, scratch: &scratch) }
+            return (removed, true)
+        }
+        let kept = partitionPoint(head.count) { head[$0].instant.nanoseconds < horizon }
+        if kept > 0 {
+            removed += kept
+            head.removeFirst(kept)
+        }
+        if head.isEmpty { head = [] }
+        return (removed, true)
+    }
+
+    /// Rebuilds the first chunk without its readings before `horizon`; returns how many went.
+    private mutating func trimFirstChunk(before horizon: Int64, scratch: inout BlockScratch) -> Int {
+        scratch.mergedInstants.removeAll(keepingCapacity: true)
+        scratch.mergedCounts.removeAll(keepingCapacity: true)
+        let chunk = chunks[0]
+        let before = chunk.sealedReadings + chunk.pending.count
+        var p = chunk.pendingLowerBound(horizon)
+        for b in chunk.blocks.indices where chunk.blocks[b].last >= horizon {
+            scratch.instants.removeAll(keepingCapacity: true)
+            scratch.counts.removeAll(keepingCapacity: true)
+            chunk.decode(b, instants: &scratch.instants, counts: &scratch.counts)
+            for i in scratch.instants.indices where scratch.instants[i] >= horizon {
+                while p < chunk.pending.count && chunk.pending[p].instant.nanoseconds < scratch.instants[i] {
+                    scratch.mergedInstants.append(chunk.pending[p].instant.nanoseconds)
+                    scratch.mergedCounts.append(chunk.pending[p].count)
+                    p += 1
+                }
+                scratch.mergedInstants.append(scratch.instants[i])
+                scratch.mergedCounts.append(scratch.counts[i])
+            }
+        }
+        // Pending readings all lie before the chunk's last, which a block holds: none is left.
+        precondition(p == chunk.pending.count, "pending readings must lie within their chunk's range")
+        scratch.encoded.removeAll(keepingCapacity: true)
+        scratch.blocks.removeAll(keepingCapacity: true)
+        scratch.encodeRun(instants: scratch.mergedInstants, counts: scratch.mergedCounts)
+        let after = scratch.mergedInstants.count
+        replaceChunk(0, withBlocksOf: scratch)
+        scratch.forgetDecodedBlock()
+        return before - after
     }
 
     // MARK: Reading
@@ -534,8 +620,8 @@ extension DeviceSeries {
     /// ascending and non-overlapping, each chunk within its limits and its `last` its last block's,
     /// pending readings sorted within their chunk's range and absent from its blocks, block
     /// contents matching their index entries, the head after every sealed reading, and the
-    /// summary matching the readings.
-    func brokenInvariant() -> String? {
+    /// summary matching the readings (and `expired`, the counts a retention removed).
+    func brokenInvariant(expired: UInt64 = 0) -> String? {
         var previous: Int64? = nil
         var readings = 0
         var sum: UInt64 = 0
@@ -582,7 +668,7 @@ extension DeviceSeries {
             sum &+= reading.count
         }
         readings += head.count
-        guard readings == count, sum == cumulative else { return "summary does not match the readings" }
+        guard readings == count, sum &+ expired == cumulative else { return "summary does not match the readings" }
         if count > 0, previous != latest { return "latest is stale" }
         return nil
     }

@@ -6,7 +6,9 @@ import ReadingsDomain
 /// A `Dictionary<DeviceID, DeviceSeries>` keeps a 56-byte bucket per slot at a load of 3/8 to
 /// 3/4, about 117 bytes per device at a typical fill; here a device costs its 8-byte id
 /// reference and 48-byte series in arrays grown by an eighth at a time, plus 4-byte slots at a
-/// load of 2/5 to 4/5: about 70 bytes. Devices are never removed.
+/// load of 2/5 to 4/5: about 70 bytes. A removed device's place is taken by the last one (positions
+/// are not stable across removals), and its slot is emptied by shifting the probe chain back, so
+/// lookups never meet a tombstone.
 struct DeviceTable {
     /// Ids by position (each shares its bytes with the device directory's copy).
     private(set) var ids: ContiguousArray<DeviceID> = []
@@ -61,6 +63,50 @@ struct DeviceTable {
     @inline(__always)
     mutating func withSeries<R>(at position: Int, _ body: (inout DeviceSeries) -> R) -> R {
         body(&series[position])
+    }
+
+    /// Removes the device at `position`: its slot is emptied (the entries after it in the probe
+    /// chain that would no longer be found shift back into it), and the last device moves into
+    /// `position`. The arrays keep their capacity; ``trimCapacity()`` gives it back.
+    mutating func remove(at position: Int, hasher: DeviceHasher) {
+        let mask = slots.count - 1
+        func slot(of position: Int) -> Int {
+            var slot = home(hasher.hash(ids[position]))
+            while slots[slot] != UInt32(position + 1) { slot = (slot + 1) & mask }
+            return slot
+        }
+        var hole = slot(of: position)
+        slots[hole] = 0
+        var next = hole
+        while true {
+            next = (next + 1) & mask
+            let entry = slots[next]
+            if entry == 0 { break }
+            let start = home(hasher.hash(ids[Int(entry - 1)]))
+            // The entry stays when its home lies cyclically in (hole, next]: the hole does not
+            // interrupt its chain.
+            let stays = hole <= next ? (hole < start && start <= next) : (hole < start || start <= next)
+            if stays { continue }
+            slots[hole] = entry
+            slots[next] = 0
+            hole = next
+        }
+        let last = count - 1
+        if position != last {
+            slots[slot(of: last)] = UInt32(position + 1)
+            ids.swapAt(position, last)
+            series.swapAt(position, last)
+        }
+        ids.removeLast()
+        series.removeLast()
+    }
+
+    /// Gives back array capacity well beyond what the devices need (after many removals).
+    mutating func trimCapacity() {
+        if ids.capacity > 2 * ids.count + 16 {
+            ids = ids.withUnsafeBufferPointer { ContiguousArray($0) }
+            series = series.withUnsafeBufferPointer { ContiguousArray($0) }
+        }
     }
 
     /// Puts `position` in the first free slot from its home.

@@ -19,6 +19,17 @@ import Glibc
 /// exactly once, in input order; a read between two pieces sees the first piece stored and the
 /// second not yet, which is one consistent moment of the device.
 ///
+/// Deleting a device removes it from its shard's table and the id directory under the shard's
+/// lock, so an ingest of the same id is decided wholly before (and deleted with it) or wholly
+/// after (a new device from zero), piece by piece.
+///
+/// Retention (see ``Retention``): the store keeps a horizon that never moves back, the greatest
+/// given to ``removeReadings(before:)``; an ingest reads it under the shard's lock and refuses
+/// readings before the greater of it and `now − period`. A removal publishes the new horizon
+/// before it takes any shard's lock, so once a reading is removed, every later decision on its
+/// shard sees a horizon after it: it cannot come back as new. Removal goes shard by shard and
+/// device by device, each lock hold removing at most ``removalBudget`` readings.
+///
 /// Hash flooding: the hash that picks a device's shard and its slot in the shard's table is
 /// keyed with a random key drawn when the store is created (see ``DeviceHasher``), so ids chosen
 /// by a client cannot be made to pile into one shard or one probe chain. Nothing persisted
@@ -31,15 +42,35 @@ public final class MemoryStore: ReadingStore {
     /// The keyed hash of ids.
     private let hasher = DeviceHasher()
 
+    /// The retention, if any.
+    public let retention: Retention?
+    /// The greatest horizon readings were removed before (nanoseconds), never moving back.
+    private let removedBefore = Atomic<Int64>(.min)
+
     /// Readings decided under one lock hold.
     public static let pieceSize = 4096
+    /// Readings removed under one lock hold (about; whole chunks of a few thousand go at once).
+    public static let removalBudget = 1 << 16
 
-    /// Creates an empty store with `2^shardBits` shards.
-    public init(shardBits: Int = 6) {
+    /// Creates an empty store with `2^shardBits` shards, keeping readings for `retention` (nil:
+    /// forever).
+    public init(shardBits: Int = 6, retention: Retention? = nil) {
         let count = 1 << shardBits
         self.shards = (0..<count).map { _ in Shard() }
         self.shardMask = count - 1
+        self.retention = retention
     }
+
+    /// The horizon an ingest decides with: read under the shard's lock (see the type's notes).
+    @inline(__always)
+    private func ingestHorizon() -> Int64 {
+        let removed = removedBefore.load(ordering: .acquiring)
+        guard let retention else { return removed }
+        return max(removed, retention.horizonNow().nanoseconds)
+    }
+
+    /// The horizon readings have been removed before (`.min` when none has been).
+    public var horizon: Instant { Instant(nanoseconds: removedBefore.load(ordering: .acquiring)) }
 
     /// What one lock guards.
     struct ShardState {
@@ -125,6 +156,21 @@ public final class MemoryStore: ReadingStore {
         return outcomes
     }
 
+    /// Stores readings a journal had recorded as accepted (recovery): decided as an ingest is,
+    /// but without the retention's horizon, since they were accepted when they arrived (a later
+    /// horizon record in the journal removes them again).
+    public func replay(_ readings: [Reading], for device: DeviceID) {
+        let hash = hasher.hash(device)
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(readings.count)
+        var start = 0
+        while start < readings.count {
+            let end = min(start + MemoryStore.pieceSize, readings.count)
+            _ = ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, horizon: .min) { _, _ in true }
+            start = end
+        }
+    }
+
     /// The same without yielding (recovery, tests, batches of one piece): every piece decided
     /// on the calling thread.
     public func ingestNow(_ readings: [Reading], for device: DeviceID) -> [IngestOutcome] {
@@ -168,16 +214,127 @@ public final class MemoryStore: ReadingStore {
     /// One piece under one lock hold.
     private func ingestPiece(
         _ piece: ArraySlice<Reading>, for device: DeviceID, hash: UInt64, into outcomes: inout [IngestOutcome],
-        whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
+        horizon fixedHorizon: Int64? = nil, whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
     ) -> Bool {
         shard(for: hash).withLock { state in
+            let horizon = fixedHorizon ?? ingestHorizon()
             let (position, added) = state.devices.positionAdding(device, hash: hash, hasher: hasher)
             let before = outcomes.count
-            state.devices.withSeries(at: position) { $0.insert(piece, into: &outcomes, scratch: &state.scratch) }
-            // The first reading of a new device is always accepted, so it now exists.
-            if added { directory.add(device) }
+            let exists = state.devices.withSeries(at: position) { series in
+                series.insert(piece, into: &outcomes, horizon: horizon, scratch: &state.scratch)
+                return series.exists
+            }
+            if added {
+                // A new device exists once it accepted a reading; one whose every reading was too
+                // old leaves no trace.
+                if exists { directory.add(device) } else { state.devices.remove(at: position, hasher: hasher) }
+            }
             return whileLocked(piece, outcomes[before...])
         }
+    }
+
+    // MARK: Deleting and retention
+
+    /// Deletes the device (see ``ReadingStore/deleteDevice(_:)``), calling `whileLocked` with
+    /// whether it existed while its shard's lock is still held (the journal appends there).
+    public func deleteDevice(_ device: DeviceID, whileLocked: (Bool) -> Void = { _ in }) -> Bool {
+        let hash = hasher.hash(device)
+        return shard(for: hash).withLock { state in
+            guard let position = state.devices.position(of: device, hash: hash) else {
+                whileLocked(false)
+                return false
+            }
+            state.devices.remove(at: position, hasher: hasher)
+            state.devices.trimCapacity()
+            directory.remove(device)
+            whileLocked(true)
+            return true
+        }
+    }
+
+    public func deleteDevice(_ device: DeviceID) -> Bool {
+        deleteDevice(device) { _ in }
+    }
+
+    public func removeExpiredReadings() async -> Int {
+        guard let retention else { return 0 }
+        return await removeReadings(before: retention.horizonNow())
+    }
+
+    /// Advances the horizon to `horizon` (never back) and removes every reading before the
+    /// horizon, yielding between lock holds; returns the number removed. Devices created or moved
+    /// during the pass may be visited after it (the next pass removes theirs).
+    public func removeReadings(before horizon: Instant) async -> Int {
+        let target = advanceHorizon(to: horizon)
+        var removed = 0
+        for shard in shards {
+            var position = 0
+            while true {
+                let (count, next) = removeStep(in: shard, from: position, before: target)
+                removed += count
+                guard let next else { break }
+                position = next
+                shard.stepAsideForWaiters()
+                await Task.yield()
+            }
+        }
+        if removed > 0 { releaseFreeMemory() }
+        return removed
+    }
+
+    /// ``removeReadings(before:)`` on the calling thread (recovery).
+    @discardableResult
+    public func removeReadingsNow(before horizon: Instant) -> Int {
+        let target = advanceHorizon(to: horizon)
+        var removed = 0
+        for shard in shards {
+            var position: Int? = 0
+            while let from = position {
+                let (count, next) = removeStep(in: shard, from: from, before: target)
+                removed += count
+                position = next
+            }
+        }
+        if removed > 0 { releaseFreeMemory() }
+        return removed
+    }
+
+    /// Raises the horizon to `horizon` unless it is past it already; returns the horizon now.
+    @discardableResult
+    public func advanceHorizon(to horizon: Instant) -> Int64 {
+        var current = removedBefore.load(ordering: .acquiring)
+        while current < horizon.nanoseconds {
+            let (exchanged, original) = removedBefore.compareExchange(
+                expected: current, desired: horizon.nanoseconds, ordering: .acquiringAndReleasing)
+            if exchanged { return horizon.nanoseconds }
+            current = original
+        }
+        return current
+    }
+
+    /// One lock hold of a removal: devices from `position` on, until about ``removalBudget``
+    /// readings went. Returns how many went and where to go on (nil: the shard is done).
+    private func removeStep(in shard: Shard, from position: Int, before horizon: Int64) -> (removed: Int, next: Int?) {
+        shard.withLock { state in
+            var removed = 0
+            var position = position
+            while position < state.devices.count {
+                let (count, done) = state.devices.withSeries(at: position) { series in
+                    series.removeReadings(before: horizon, budget: MemoryStore.removalBudget - removed, scratch: &state.scratch)
+                }
+                removed += count
+                if removed >= MemoryStore.removalBudget { return (removed, done ? position + 1 : position) }
+                position += 1
+                // Checking a device costs little; bound the hold by devices checked too.
+                if position & 4095 == 0 { return (removed, position) }
+            }
+            return (removed, nil)
+        }
+    }
+
+    /// Gives freed pages back to the system, so that removed readings lower the process's RSS.
+    private func releaseFreeMemory() {
+        _ = glibcMallocTrim(0)
     }
 
     /// Calls `body` with every device's series as it is at one moment per shard: each shard's
@@ -215,7 +372,7 @@ public final class MemoryStore: ReadingStore {
 
     public func buckets(of device: DeviceID, grid: BucketGrid) -> [BucketTotal]? {
         withSeries(of: device) { series in
-            guard series.count > 0 else { return nil }
+            guard series.exists else { return nil }
             var totals = [BucketTotal](repeating: BucketTotal(), count: grid.count)
             series.visit(in: grid.range) { t, c in
                 let bucket = grid.bucket(of: t)
@@ -319,6 +476,11 @@ public final class MemoryStore: ReadingStore {
         return statistics
     }
 }
+
+/// glibc's `malloc_trim` (declared in `malloc.h`, which the Glibc module does not export): returns
+/// free memory at the top of the heap and free pages inside it to the system.
+@_silgen_name("malloc_trim")
+private func glibcMallocTrim(_ pad: Int) -> Int32
 
 /// A device's series, opaque outside this module except for its byte serialisation (see
 /// `DeviceSeries+Serialization.swift`), which snapshots use.
