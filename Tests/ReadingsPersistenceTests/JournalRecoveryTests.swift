@@ -250,6 +250,63 @@ import Testing
         running.cancel()
         try await running.value
     }
+
+    /// Deletes and retention horizons are journalled: a restart from the journal alone, from a
+    /// snapshot and the journal after it, and from a final snapshot all give the same devices,
+    /// and the horizon still refuses old readings after each of them, even without a retention.
+    @Test func deletesAndHorizonsSurviveRestarts() async throws {
+        let directory = try temporaryDirectory()
+        let noSnapshots = SnapshotTrigger(bytes: nil, interval: nil)
+        // Readings of 2023, then a server keeping an hour: all of them expire.
+        do {
+            let store = try JournaledStore(directory: directory, snapshotTrigger: noSnapshots, logger: testLogger)
+            let running = Task { try await store.run() }
+            try await waitUntilReady(store)
+            _ = try await store.ingest((0..<10_000).map { reading($0, 1) }, for: device("a"))
+            _ = try await store.ingest((0..<100).map { reading($0, 2) }, for: device("b"))
+            _ = try await store.ingest([reading(5, 3)], for: device("c"))
+            running.cancel()
+            try await running.value
+        }
+        let now = Instant.now().nanoseconds
+        let recent = Reading(instant: Instant(nanoseconds: now - 600_000_000_000), count: 4)
+        let expected: [String: DeviceSummary?] = [
+            "a": DeviceSummary(latest: reading(9_999, 1).instant, cumulativeCount: 10_000, readingCount: 0),
+            "b": nil,
+            "c": DeviceSummary(latest: recent.instant, cumulativeCount: 7, readingCount: 1),
+        ]
+        let store = try JournaledStore(
+            directory: directory, snapshotTrigger: noSnapshots, retention: Retention(nanoseconds: 3_600_000_000_000),
+            logger: testLogger)
+        let running = Task { try await store.run() }
+        try await waitUntilReady(store)
+        #expect(try await store.removeExpiredReadings() == 10_101)
+        #expect(try await store.deleteDevice(device("b")))
+        #expect(try await !store.deleteDevice(device("b")))
+        #expect(try await store.ingest([recent], for: device("c")) == [.accepted])
+        #expect(try await store.ingest([reading(20_000, 1)], for: device("a")) == [.tooOld])
+        for (id, summary) in expected { #expect(try await store.summary(of: device(id)) == summary, "\(id)") }
+        // As a crash leaves it: replayed from the snapshot of the first server and the journal.
+        await store.abandon()
+        running.cancel()
+        _ = try? await running.value
+        let replayed = MemoryStore()
+        _ = try Recovery.recover(directory, into: replayed, logger: testLogger)
+        for (id, summary) in expected { #expect(replayed.summary(of: device(id)) == summary, "replayed \(id)") }
+        #expect(replayed.horizon.nanoseconds >= now - 3_600_000_000_000)
+        // Twice more without a retention: after recovery from the journal, then from the final
+        // snapshot (whose next segment starts with the horizon).
+        for round in 0..<2 {
+            let reopened = try JournaledStore(directory: directory, snapshotTrigger: noSnapshots, logger: testLogger)
+            let again = Task { try await reopened.run() }
+            try await waitUntilReady(reopened)
+            for (id, summary) in expected { #expect(try await reopened.summary(of: device(id)) == summary, "round \(round) \(id)") }
+            #expect(try await reopened.ingest([reading(20_000, 1)], for: device("a")) == [.tooOld], "round \(round)")
+            #expect(try await reopened.readings(of: device("a"), in: .all, limit: 10)?.readings == [])
+            again.cancel()
+            try await again.value
+        }
+    }
 }
 
 /// Waits (bounded) until `store` has recovered.
