@@ -42,7 +42,8 @@ public struct Application: Service {
 
 /// Builds the HTTP application over `store`. The executable and the tests both call this; the
 /// tests never start `main`. `services` (a journaled store, for one) start before the HTTP server
-/// and stop after it has drained.
+/// and stop after it has drained; with a retention, its background removal joins them (the store
+/// must have been made with the same retention).
 public func buildApplication(
     configuration: ServerConfiguration,
     store: some ReadingStore,
@@ -52,6 +53,10 @@ public func buildApplication(
 ) -> Application {
     let api = API(configuration: configuration, store: store, metrics: metrics, logger: logger)
     let server = HTTPServer(configuration: configuration, api: api, logger: logger)
+    var services = services
+    if let retention = configuration.retention {
+        services.append(RetentionSweeper(store: store, retention: retention, metrics: metrics, logger: logger))
+    }
     return Application(server: server, services: services, logger: logger)
 }
 

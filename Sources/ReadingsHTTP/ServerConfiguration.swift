@@ -1,4 +1,5 @@
 import Foundation
+import ReadingsDomain
 
 /// What the HTTP layer needs to know, whatever the source (flags, environment, `.env`, tests).
 public struct ServerConfiguration: Sendable {
@@ -13,7 +14,7 @@ public struct ServerConfiguration: Sendable {
     /// API keys that may use every route; with these and ``readAPIKeys`` both empty, no key is
     /// needed.
     public var apiKeys: [String] = []
-    /// API keys that may read but not ingest.
+    /// API keys that may read but not change data (ingest, delete).
     public var readAPIKeys: [String] = []
     /// Whether `GET /metrics` needs a key too (when keys are configured).
     public var metricsAuth = false
@@ -31,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// that does not fit gets 503 before its body is read. Default: an eighth of physical memory,
     /// at least 256 MiB.
     public var maxInflightBytes = ServerConfiguration.defaultMaxInflightBytes
+    /// How long readings are kept (nil: forever). The engine is given the same retention; the
+    /// application runs its removal in the background (see `RetentionSweeper`).
+    public var retention: Retention?
 
     /// An eighth of physical memory, at least 256 MiB.
     public static var defaultMaxInflightBytes: Int {

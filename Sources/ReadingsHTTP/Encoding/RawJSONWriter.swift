@@ -37,6 +37,13 @@ struct RawJSONWriter: JSONByteSink {
         count += bytes.count
     }
 
+    /// Writes an instant's canonical UTC spelling, without quotes (at most
+    /// `Instant.maxCanonicalLength` bytes).
+    @inline(__always)
+    mutating func putCanonical(_ instant: Instant) {
+        count += instant.writeCanonical(into: UnsafeMutableBufferPointer(start: base + count, count: Instant.maxCanonicalLength))
+    }
+
     /// Writes `value` in decimal (at most 20 bytes). The length of values below 10,000
     /// (indices and counts, mostly) is found by comparisons rather than divisions.
     @inline(__always)

@@ -25,6 +25,8 @@ public final class ServiceMetrics: Sendable {
     private let devicesStored: Prometheus.Gauge
     private let readingsStored: Prometheus.Gauge
     private let memoryBytes: Prometheus.Gauge
+    private let expired: Prometheus.Counter
+    private let deleted: Prometheus.Counter
     /// Each (method, route)'s series, found with one lookup under one lock per request.
     private let routes = Mutex<[RouteKey: RouteSeries]>([:])
 
@@ -71,6 +73,20 @@ public final class ServiceMetrics: Sendable {
         memoryBytes = registry.makeGauge(
             descriptor: describe(
                 "store_memory_bytes", "Bytes the storage engine's structures occupy in this process (0 on PostgreSQL)."))
+        expired = registry.makeCounter(
+            descriptor: describe("readings_expired_total", "Readings this instance removed because they were older than --retention."))
+        deleted = registry.makeCounter(
+            descriptor: describe("devices_deleted_total", "Devices deleted through DELETE /devices/{id} on this instance."))
+    }
+
+    /// Counts readings a retention removed.
+    func recordExpired(_ count: Int) {
+        if count > 0 { expired.increment(by: Int64(count)) }
+    }
+
+    /// Counts one deleted device.
+    func recordDeleted() {
+        deleted.increment()
     }
 
     /// Counts one ingest request's readings.

@@ -18,7 +18,7 @@ struct API<Store: ReadingStore>: RequestHandling {
     init(configuration: ServerConfiguration, store: Store, metrics: ServiceMetrics, logger: Logger) {
         ingest = IngestController(
             store: store, configuration: configuration, metrics: metrics, budget: InflightBudget(limit: configuration.maxInflightBytes))
-        devices = DeviceController(store: store)
+        devices = DeviceController(store: store, metrics: metrics)
         operations = OperationsController(store: store, metrics: metrics)
         auth =
             configuration.apiKeys.isEmpty && configuration.readAPIKeys.isEmpty
@@ -59,7 +59,8 @@ struct API<Store: ReadingStore>: RequestHandling {
     func serve(_ request: Request, route: APIRoute, responder: Responder) {
         switch route {
         case .ingest: ingest.ingest(request, responder: responder)
-        case .latestTimestamp, .cumulativeCount, .device, .devices, .buckets: devices.serve(request, route: route, responder: responder)
+        case .latestTimestamp, .cumulativeCount, .device, .devices, .buckets, .deleteDevice, .export:
+            devices.serve(request, route: route, responder: responder)
         case .health, .ready, .metrics: operations.serve(request, route: route, responder: responder)
         default:
             if let file = StaticFiles.file(for: route) {

@@ -59,6 +59,8 @@ struct APIRoute: Hashable, Sendable {
     static let latestTimestamp = APIRoute(method: .GET, template: "/devices/{id}/latest_timestamp")
     static let cumulativeCount = APIRoute(method: .GET, template: "/devices/{id}/cumulative_count")
     static let buckets = APIRoute(method: .GET, template: "/devices/{id}/buckets")
+    static let deleteDevice = APIRoute(method: .DELETE, template: "/devices/{id}")
+    static let export = APIRoute(method: .GET, template: "/devices/{id}/export")
     static let health = APIRoute(method: .GET, template: "/health")
     static let ready = APIRoute(method: .GET, template: "/ready")
     static let metrics = APIRoute(method: .GET, template: "/metrics")
@@ -69,9 +71,12 @@ struct APIRoute: Hashable, Sendable {
 
     /// Every route, in the order the 404 body lists them.
     static let all: [APIRoute] = [
-        ingest, devices, device, latestTimestamp, cumulativeCount, buckets, health, ready, metrics, openAPI, dashboard,
-        dashboardScript, dashboardStyle,
+        ingest, devices, device, deleteDevice, latestTimestamp, cumulativeCount, buckets, export, health, ready, metrics, openAPI,
+        dashboard, dashboardScript, dashboardStyle,
     ]
+
+    /// Routes that change data: a read-only key gets `403` on them.
+    static let writes: [APIRoute] = [ingest, deleteDevice]
 
     /// Routes that answer without an API key: probes, the API's description, and the dashboard's
     /// files (the page asks for a key itself). `/metrics` joins them unless `--metrics-auth`.

@@ -3,7 +3,7 @@ import NIOHTTP1
 /// API keys: when any are configured, every route but those of ``APIRoute/open(metricsAuth:)`` needs
 /// `Authorization: Bearer KEY`. Keys are compared in constant time (every configured key is
 /// compared in full, whatever matches), and never logged. A read-only key may use every route
-/// but `POST /ingest`, which answers it `403 FORBIDDEN`; a missing or unknown key gets
+/// but those that change data (`POST /ingest`, `DELETE /devices/{id}`), which answer it `403 FORBIDDEN`; a missing or unknown key gets
 /// `401 UNAUTHORIZED` with `WWW-Authenticate: Bearer`.
 struct Auth: Sendable {
     let writeKeys: [[UInt8]]
@@ -26,8 +26,8 @@ struct Auth: Sendable {
                 .unauthorized, "the API key is not valid",
                 headers: ["WWW-Authenticate": "Bearer error=\"invalid_token\""])
         }
-        if !isWriteKey && head.method == APIRoute.ingest.method && path == APIRoute.ingest.template {
-            return APIError(.forbidden, "this API key may read but not ingest")
+        if !isWriteKey, let route = APIRoute.writes.first(where: { $0.method == head.method && $0.match(path) != nil }) {
+            return APIError(.forbidden, "this API key may read but not \(route == .ingest ? "ingest" : "delete")")
         }
         return nil
     }

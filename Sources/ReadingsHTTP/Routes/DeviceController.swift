@@ -4,10 +4,11 @@ import NIOHTTP1
 import ReadingsDomain
 import ReadingsStorage
 
-/// The reads: `GET /devices` (the listing), `GET /devices/{id}`, `/latest_timestamp`,
-/// `/cumulative_count` and `/buckets`.
+/// The device routes: `GET /devices` (the listing), `GET /devices/{id}`, `/latest_timestamp`,
+/// `/cumulative_count`, `/buckets` and `/export`, and `DELETE /devices/{id}`.
 struct DeviceController<Store: ReadingStore>: Sendable {
     let store: Store
+    let metrics: ServiceMetrics
 
     /// Default and bounds of `limit` for `GET /devices/{id}`.
     static var defaultLimit: Int { 10_000 }
@@ -52,6 +53,10 @@ struct DeviceController<Store: ReadingStore>: Sendable {
             }
         case .buckets:
             responder.respond { try await buckets(request, id) }
+        case .deleteDevice:
+            responder.respond { try await delete(id) }
+        case .export:
+            responder.respond { try await export(request, id) }
         default:
             responder.respond { try await device(request, id) }
         }
@@ -196,6 +201,32 @@ struct DeviceController<Store: ReadingStore>: Sendable {
         }
         out.writeStaticString("}")
         return jsonResponse(out)
+    }
+
+    /// `DELETE /devices/{id}`: 204 when it existed, 404 when not.
+    private func delete(_ id: DeviceID) async throws -> Response {
+        guard try await withStorage({ try await store.deleteDevice(id) }) else { throw APIError.deviceNotFound(id.string) }
+        metrics.recordDeleted()
+        return Response(status: .noContent)
+    }
+
+    /// `GET /devices/{id}/export`: every reading in `[from, to)`, streamed (see ``ExportWriter``).
+    private func export(_ request: Request, _ id: DeviceID) async throws -> Response {
+        let query = try QueryParameters(request.query.map(String.init))
+        let range = InstantRange(from: try query.instant("from"), to: try query.instant("to"))
+        let formatText = query.string("format") ?? "csv"
+        guard let format = ExportWriter<Store>.Format(rawValue: formatText) else {
+            throw APIError.invalidParameter("format must be csv or ndjson (got '\(formatText)')")
+        }
+        // Unknown devices are answered before anything is streamed.
+        _ = try await summary(id)
+        let exporter = ExportWriter(store: store, device: id, range: range, format: format)
+        let name = PercentEncoding.encode(id.utf8) + "." + format.rawValue
+        var response = Response(
+            status: .ok, contentType: format.contentType,
+            headers: ["Content-Disposition": "attachment; filename=\"readings.\(format.rawValue)\"; filename*=UTF-8''\(name)"])
+        response.stream = StreamedBody { writer in try await exporter.write(to: writer) }
+        return response
     }
 
     /// The `{id}` path parameter, percent-decoded and checked against the id rules.

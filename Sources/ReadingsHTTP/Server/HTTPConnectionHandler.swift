@@ -61,6 +61,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private var exchange: Exchange?
+    /// Whether the current request's answer is a ``StreamedBody`` still being written (the
+    /// requests behind it wait, as behind any answer not yet given).
+    private var streaming = false
+    private var streamChunked = false
+    private var closeAfterStream = false
+    /// The write of the last streamed piece: the producer waits for it before the next one goes.
+    private var lastStreamWrite: EventLoopFuture<Void>?
     /// Numbers the requests of the connection, so that an answer can only go to its own.
     private var requestNumber: UInt64 = 0
     /// Parts of pipelined requests read while the request before them is being answered.
@@ -118,7 +125,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Whether the current request has been read whole and waits for its answer.
     private var awaitingAnswer: Bool {
         guard let exchange else { return false }
-        return exchange.ended && !exchange.answered
+        return exchange.ended && (!exchange.answered || streaming)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -256,6 +263,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let inline = includeBody && response.body.readableBytes <= 16 << 10
         var out = output.take() ?? context.channel.allocator.buffer(capacity: 1024)
         out.clear()
+        if let stream = response.stream {
+            return startStream(stream, head: response, into: out, close: close, exchange: exchange, context: context)
+        }
         out.reserveCapacity(192 + (inline ? response.body.readableBytes : 0))
         out.writeHead(of: response, requestID: exchange.requestID, close: close)
         if inline { out.writeImmutableBuffer(response.body) }
@@ -272,6 +282,80 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         // Kept for the next answer only if small: one large answer should not pin its memory.
         if out.capacity <= 16 << 10 { output = out }
         if exchange.ended { requestDone() }
+    }
+
+    // MARK: Streamed answers
+
+    /// Writes the head of a streamed answer and starts its producer.
+    private func startStream(
+        _ stream: StreamedBody, head response: Response, into out: ByteBuffer, close: Bool, exchange: Exchange,
+        context: ChannelHandlerContext
+    ) {
+        var out = out
+        let chunked = exchange.head.version.major > 1 || (exchange.head.version.major == 1 && exchange.head.version.minor >= 1)
+        // Without chunks, the end of the body is the end of the connection.
+        let close = close || !chunked
+        out.writeHead(of: response, requestID: exchange.requestID, close: close, streamed: chunked ? .chunked : .untilClose)
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if exchange.head.method == .HEAD {
+            if close {
+                closing = true
+                context.close(promise: nil)
+            } else if exchange.ended {
+                requestDone()
+            }
+            return
+        }
+        streaming = true
+        streamChunked = chunked
+        closeAfterStream = close
+        lastStreamWrite = nil
+        let number = requestNumber
+        let connection = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let writer = BodyWriter(eventLoop: context.eventLoop, connection: connection, request: number, chunked: chunked)
+        let eventLoop = context.eventLoop
+        Task {
+            var failed = false
+            do {
+                try await stream.produce(writer)
+            } catch {
+                failed = true
+            }
+            eventLoop.execute { [failed] in connection.value.endStream(for: number, failed: failed) }
+        }
+    }
+
+    /// Writes a piece of the streamed answer to request `number`; the future is the piece
+    /// before it's write (the producer waits for it, so at most two pieces are in flight).
+    func writeStreamed(_ piece: ByteBuffer, for number: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let context, !closing, streaming, number == requestNumber else {
+            return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        let previous = lastStreamWrite ?? context.eventLoop.makeSucceededVoidFuture()
+        lastStreamWrite = context.writeAndFlush(wrapOutboundOut(piece))
+        return previous
+    }
+
+    /// The producer of request `number`'s streamed answer has ended: the last chunk, then the
+    /// next request; or, when it failed, the connection closed so the client sees a cut body.
+    func endStream(for number: UInt64, failed: Bool) {
+        guard let context, streaming, number == requestNumber else { return }
+        streaming = false
+        lastStreamWrite = nil
+        if failed || closing {
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        var out = context.channel.allocator.buffer(capacity: 5)
+        if streamChunked { out.writeStaticString("0\r\n\r\n") }
+        if closeAfterStream || quiescing {
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [context] _ in context.close(promise: nil) }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if exchange?.ended == true { requestDone() }
     }
 
     private func releaseReservation() {
@@ -316,7 +400,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         quiescing = true
         // Idle: close now. Busy: the answer says `Connection: close`, and the connection closes
         // after it; requests pipelined behind it are not served.
-        if exchange == nil || (exchange!.answered && exchange!.ended) {
+        if exchange == nil || (exchange!.answered && exchange!.ended && !streaming) {
             closing = true
             context.close(promise: nil)
         }
@@ -337,9 +421,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
 extension ByteBuffer {
     /// An HTTP/1.1 response head: status line, `Content-Type`, the response's headers,
-    /// `Content-Length` (not on 204 and 304: a 304's would be the full file's), `X-Request-Id`,
-    /// and `Connection: close` when closing.
-    mutating func writeHead(of response: Response, requestID: RequestID, close: Bool) {
+    /// `Content-Length` (not on 204 and 304: a 304's would be the full file's; a streamed body
+    /// has `Transfer-Encoding: chunked` or, for HTTP/1.0, neither), `X-Request-Id`, and
+    /// `Connection: close` when closing.
+    /// How a streamed body is delimited.
+    enum StreamedFraming {
+        case chunked
+        case untilClose
+    }
+
+    mutating func writeHead(of response: Response, requestID: RequestID, close: Bool, streamed: StreamedFraming? = nil) {
         writeStaticString("HTTP/1.1 ")
         writeDecimal(response.status.code)
         writeStaticString(" ")
@@ -356,7 +447,9 @@ extension ByteBuffer {
             writeString(value)
             writeStaticString("\r\n")
         }
-        if response.status != .notModified && response.status != .noContent {
+        if streamed == .chunked {
+            writeStaticString("Transfer-Encoding: chunked\r\n")
+        } else if streamed == nil && response.status != .notModified && response.status != .noContent {
             writeStaticString("Content-Length: ")
             writeDecimal(response.body.readableBytes)
             writeStaticString("\r\n")

@@ -76,12 +76,68 @@ struct Response: Sendable {
     /// Any other headers (`Allow`, `Retry-After`, `ETag` …).
     var headers: HTTPHeaders
     var body: ByteBuffer
+    /// A body of unbounded size written piece by piece after the head, instead of ``body``.
+    var stream: StreamedBody?
 
     init(status: HTTPResponseStatus, contentType: String? = nil, headers: HTTPHeaders = HTTPHeaders(), body: ByteBuffer = ByteBuffer()) {
         self.status = status
         self.contentType = contentType
         self.headers = headers
         self.body = body
+    }
+}
+
+/// A body produced while it is sent: `produce` runs in a task of its own once the head is
+/// written, and hands pieces to the ``BodyWriter``, which waits while the client is slow (at most
+/// two pieces are in flight), so that memory stays bounded whatever the size. HTTP/1.1 gets it as
+/// `Transfer-Encoding: chunked`; HTTP/1.0 as the bytes up to the connection's close. When
+/// `produce` throws after the head went out, the status cannot change any more: the connection
+/// is closed without the last chunk, which a client sees as a body cut short.
+struct StreamedBody: Sendable {
+    let produce: @Sendable (BodyWriter) async throws -> Void
+}
+
+/// Where a ``StreamedBody`` writes. Take a buffer from ``makeBuffer(capacity:)`` (it keeps room
+/// for the chunk's size line), fill it, and ``write(_:)`` it.
+struct BodyWriter: Sendable {
+    let eventLoop: any EventLoop
+    let connection: NIOLoopBound<HTTPConnectionHandler>
+    let request: UInt64
+    let chunked: Bool
+
+    /// Bytes kept in front of a piece for its chunk-size line: 8 hex digits and CRLF.
+    static let sizeLine = 10
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// An empty buffer with room for the size line in front.
+    func makeBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: capacity + BodyWriter.sizeLine + 2)
+        buffer.moveWriterIndex(forwardBy: BodyWriter.sizeLine)
+        return buffer
+    }
+
+    /// Sends a piece made by ``makeBuffer(capacity:)``; returns once the piece before it has been
+    /// handed to the socket. Throws when the connection is gone.
+    func write(_ piece: ByteBuffer) async throws {
+        var piece = piece
+        let size = piece.writerIndex - BodyWriter.sizeLine
+        guard size > 0 else { return }
+        if chunked {
+            // The size in 8 hex digits (leading zeros are allowed), then the piece and CRLF.
+            var digits = size
+            for k in stride(from: 7, through: 0, by: -1) {
+                piece.setInteger(BodyWriter.hexDigits[digits & 15], at: k)
+                digits >>= 4
+            }
+            piece.setInteger(UInt8(ascii: "\r"), at: 8)
+            piece.setInteger(UInt8(ascii: "\n"), at: 9)
+            piece.writeStaticString("\r\n")
+        } else {
+            piece.moveReaderIndex(forwardBy: BodyWriter.sizeLine)
+        }
+        try await eventLoop.flatSubmit { [connection, request, eventLoop] in
+            connection.value.writeStreamed(piece, for: request, on: eventLoop)
+        }.get()
     }
 }
 

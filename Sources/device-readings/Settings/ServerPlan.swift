@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ReadingsDomain
 import ReadingsHTTP
 import ReadingsPersistence
 import ReadingsPostgres
@@ -37,6 +38,7 @@ struct ServerPlan {
         configuration.maxConnections = connections == 0 ? nil : connections
         configuration.maxHeaderSize = try values.integer(.maxHeaderSize)!
         configuration.maxInflightBytes = try values.integer(.maxInflightBytes) ?? configuration.maxInflightBytes
+        configuration.retention = try values.period(.retention)
         logLevel = Logger.Level(rawValue: try values.choice(.logLevel))!
 
         let directory = values.text(.dataDir)
@@ -68,11 +70,13 @@ func makeApplication(
     switch plan.engine {
     case .memory:
         metadata["storage.engine"] = "memory"
-        application = buildApplication(configuration: plan.configuration, store: MemoryStore(), metrics: metrics, logger: logger)
+        application = buildApplication(
+            configuration: plan.configuration, store: MemoryStore(retention: plan.configuration.retention), metrics: metrics,
+            logger: logger)
     case .journaled(let directory, let policy, let snapshots):
         let store = try JournaledStore(
             directory: URL(fileURLWithPath: directory), policy: policy, snapshotTrigger: snapshots,
-            metrics: JournalMetrics(factory: metrics.factory), logger: logger, onRecoveryFailure: onRecoveryFailure)
+            retention: plan.configuration.retention, metrics: JournalMetrics(factory: metrics.factory), logger: logger, onRecoveryFailure: onRecoveryFailure)
         metadata["storage.engine"] = "memory+journal"
         metadata["storage.directory"] = "\(directory)"
         metadata["storage.sync"] = "\(policy)"

@@ -15,6 +15,8 @@ struct Setting: Sendable, Hashable {
         case duration
         /// A size (`256MiB`, `1GB`, bytes), a duration (`10m`), or `off`.
         case sizeOrDuration
+        /// A whole number of seconds, minutes, hours or days (`90d`), or `off`.
+        case period
         /// A flag without a value; `true`/`false` in the environment.
         case boolean
         /// Repeatable flag; comma-separated in the environment.
@@ -66,6 +68,11 @@ extension Setting {
     static let snapshotEvery = Setting(
         flag: "snapshot-every", environment: "SNAPSHOT_EVERY", kind: .sizeOrDuration, defaultText: "256MiB",
         meaning: "with `--data-dir`: snapshot after this much journal (`64MiB`, `1GB`) or this much time (`10m`); `off`: only at shutdown")
+    static let retention = Setting(
+        flag: "retention", environment: "RETENTION", kind: .period, defaultText: "off",
+        meaning:
+            "keep readings this long: older ones are removed in the background and refused at ingest (`422 READING_TOO_OLD`); cumulative counts stay all-time sums"
+    )
     static let postgresURL = Setting(
         flag: "postgres-url", environment: "POSTGRES_URL", kind: .text, defaultText: "none",
         meaning:
@@ -81,7 +88,7 @@ extension Setting {
     )
     static let readAPIKey = Setting(
         flag: "read-api-key", environment: "READ_API_KEYS", kind: .list, defaultText: "none",
-        meaning: "a key that may read but not ingest (`403` on `POST /ingest`)")
+        meaning: "a key that may read but not change data (`403` on `POST /ingest` and `DELETE /devices/{id}`)")
     static let metricsAuth = Setting(
         flag: "metrics-auth", environment: "METRICS_AUTH", kind: .boolean, defaultText: "false",
         meaning: "with keys, `/metrics` needs one too")
@@ -108,7 +115,7 @@ extension Setting {
 
     /// Every setting, in the order help and docs list them.
     static let all: [Setting] = [
-        host, port, maxBodySize, maxReadings, logLevel, dataDir, sync, syncInterval, snapshotEvery, postgresURL,
+        host, port, maxBodySize, maxReadings, logLevel, dataDir, sync, syncInterval, snapshotEvery, retention, postgresURL,
         postgresPoolSize, apiKey, readAPIKey, metricsAuth, idleTimeout, requestTimeout, maxConnections, maxHeaderSize,
         maxInflightBytes,
     ]
@@ -121,6 +128,7 @@ extension Setting {
         case .choice(let words): words.joined(separator: ", ")
         case .duration: "duration (`250ms`, `1s`, `10m`, `1h`)"
         case .sizeOrDuration: "size (`64MiB`, `1GB`), duration (`10m`) or `off`"
+        case .period: "`off`, or a whole number and s, m, h or d (`90d`, `12h`)"
         case .boolean: "flag; `true`/`false` in the environment"
         case .list: "repeatable; comma-separated in the environment"
         }

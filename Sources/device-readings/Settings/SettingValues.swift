@@ -1,4 +1,5 @@
 import ArgumentParser
+import ReadingsDomain
 
 /// The settings of one start, resolved from the command line, the environment and `./.env`
 /// through ``Setting/all``: a flag wins over the environment, which wins over `.env`; an empty
@@ -48,6 +49,17 @@ struct SettingValues {
             throw ValidationError("\(setting.option) must be a whole number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
         }
         return value
+    }
+
+    /// A `.period` setting: nil for `off` (the default).
+    func period(_ setting: Setting) throws -> Retention? {
+        guard case .period = setting.kind else { preconditionFailure("\(setting.option) is not a period") }
+        let value = text(setting) ?? setting.defaultText
+        if value.lowercased() == "off" { return nil }
+        guard let span = BucketStep(value) else {
+            throw ValidationError("\(setting.option) must be off, or a whole number from 1 followed by s, m, h or d (such as 90d), got '\(value)'")
+        }
+        return Retention(nanoseconds: span.nanoseconds)
     }
 
     /// One of the setting's words (lower-cased), or its default.
