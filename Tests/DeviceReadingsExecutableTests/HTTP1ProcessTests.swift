@@ -254,6 +254,21 @@ struct ResponseReader {
         let head = String(decoding: buffer[..<headEnd], as: UTF8.self)
         var answer = Answer(status: Int(head.dropFirst(9).prefix(3)) ?? 0, head: head, body: "")
         let bodyStart = headEnd + 4
+        if !toHead, answer.header("transfer-encoding")?.lowercased() == "chunked" {
+            buffer.removeFirst(bodyStart)
+            answer.body = String(decoding: try readChunks(), as: UTF8.self)
+            return answer
+        }
+        if !toHead && !interim && answer.header("content-length") == nil && answer.header("connection")?.lowercased() == "close"
+            && answer.status != 204
+        {
+            // Delimited by the end of the connection (a streamed answer to HTTP/1.0).
+            buffer.removeFirst(bodyStart)
+            while (try? fill()) != nil {}
+            answer.body = String(decoding: buffer, as: UTF8.self)
+            buffer.removeAll()
+            return answer
+        }
         let length = interim || toHead ? 0 : Int(answer.header("content-length") ?? "0") ?? 0
         while buffer.count < bodyStart + length { try fill() }
         answer.body = String(decoding: buffer[bodyStart..<bodyStart + length], as: UTF8.self)
@@ -261,7 +276,27 @@ struct ResponseReader {
         return answer
     }
 
-    private mutating func fill() throws {
+    /// A chunked body from the buffer's start, its framing checked: hex size lines, CRLF after
+    /// each chunk, the last chunk of size 0 and the blank line after it.
+    private mutating func readChunks() throws -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            var lineEnd: Int?
+            while lineEnd == nil {
+                lineEnd = buffer.count >= 2 ? (0..<(buffer.count - 1)).first { buffer[$0] == 13 && buffer[$0 + 1] == 10 } : nil
+                if lineEnd == nil { try fill() }
+            }
+            guard let size = Int(String(decoding: buffer[..<lineEnd!], as: UTF8.self), radix: 16) else { throw Closed() }
+            let start = lineEnd! + 2
+            while buffer.count < start + size + 2 { try fill() }
+            guard buffer[start + size] == 13, buffer[start + size + 1] == 10 else { throw Closed() }
+            body += buffer[start..<start + size]
+            buffer.removeFirst(start + size + 2)
+            if size == 0 { return body }
+        }
+    }
+
+    mutating func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 65536)
         let n = chunk.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { throw Closed() }
