@@ -33,13 +33,13 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 
     /// A fresh, empty store, the services it needs running, and what removes it afterwards.
-    func makeStore() throws -> (any ReadingStore, [any Service], cleanup: @Sendable () -> Void) {
+    func makeStore(retention: Retention? = nil) throws -> (any ReadingStore, [any Service], cleanup: @Sendable () -> Void) {
         switch self {
         case .memory:
-            return (MemoryStore(), [], {})
+            return (MemoryStore(retention: retention), [], {})
         case .journaled:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dr-http-\(UUID().uuidString)")
-            let store = try JournaledStore(directory: directory, policy: .always, logger: quietLogger)
+            let store = try JournaledStore(directory: directory, policy: .always, retention: retention, logger: quietLogger)
             return (store, [store], { try? FileManager.default.removeItem(at: directory) })
         case .postgres:
             let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -68,7 +68,7 @@ func withApp<T: Sendable>(
     // idle timeout is tested on the binary (LimitsProcessTests).
     configuration.idleTimeout = .seconds(600)
     configure(&configuration)
-    let (store, services, cleanup) = try engine.makeStore()
+    let (store, services, cleanup) = try engine.makeStore(retention: configuration.retention)
     defer { cleanup() }
     let app = buildApplication(configuration: configuration, store: store, services: services, logger: quietLogger)
     return try await app.test(setup) { client in
@@ -228,7 +228,8 @@ extension TestClientProtocol {
         let health = try await get("/health")
         #expect(health.status == .ok, sourceLocation: sourceLocation)
         let id = "alive-\(UInt64.random(in: 0...UInt64.max))"
-        let response = try await ingest(id, [("2024-01-01T00:00:00Z", 1)])
+        // A reading of now, so that it is accepted under any retention too.
+        let response = try await ingest(id, [(Instant.now().canonical, 1)])
         #expect(response.status == .accepted, sourceLocation: sourceLocation)
         let count = try await get("/devices/\(id)/cumulative_count")
         #expect(try count.json["cumulative_count"]?.int == 1, sourceLocation: sourceLocation)
