@@ -19,9 +19,10 @@ import Synchronization
 /// `text COLLATE "C"` (byte order, no normalisation). See `docs/postgres.md`.
 ///
 /// A device exists (has a summary, is listed and counted) while its row does and it has readings
-/// or a latest instant (`readings > 0 OR latest <> -2^63`). Under a retention a device whose readings all expired keeps
-/// its row, latest instant and cumulative count with 0 readings. Deleting a device and removing
-/// expired readings take the same row lock as a batch (`PostgresStore+Housekeeping.swift`).
+/// or a latest instant (`readings > 0 OR latest <> -2^63`). Under a retention a device whose
+/// readings all expired keeps its row, latest instant and cumulative count, with 0 readings.
+/// Deleting a device and removing expired readings take the same row lock as a batch
+/// (`PostgresStore+Housekeeping.swift`).
 ///
 /// Run it as a `Service`: `run()` runs the connection pool, migrates the schema (under an
 /// advisory lock, idempotently) and then checks the database every quarter second for `/ready`.

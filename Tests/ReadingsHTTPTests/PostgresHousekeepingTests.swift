@@ -1,9 +1,10 @@
 import Foundation
 import ReadingsDomain
-import ReadingsPostgres
 import ReadingsStorage
 import ServiceLifecycle
 import Testing
+
+@testable import ReadingsPostgres
 
 /// Deleting devices and retention in the PostgreSQL engine, on the store itself: each test has a
 /// schema of its own, shared by the stores it opens (as instances share a database).
@@ -28,7 +29,8 @@ struct PostgresHousekeepingTests {
             #expect(statistics.devices == 1)
             #expect(statistics.readings == 1)
             // The other device is untouched.
-            #expect(try await store.summary(of: kept) == DeviceSummary(latest: Instant(nanoseconds: 1), cumulativeCount: 5, readingCount: 1))
+            #expect(
+                try await store.summary(of: kept) == DeviceSummary(latest: Instant(nanoseconds: 1), cumulativeCount: 5, readingCount: 1))
 
             // Deleted twice, or never known: false.
             #expect(try await !store.deleteDevice(gone))
@@ -43,8 +45,10 @@ struct PostgresHousekeepingTests {
             #expect(try await store.ingest([reading(10, 100), reading(20, 200)], for: device) == [.accepted, .accepted])
             #expect(try await store.deleteDevice(device))
             // The same instants are new again, with other counts; only the new counts are counted.
-            #expect(try await store.ingest([reading(10, 1), reading(20, 2), reading(5, 3)], for: device) == [.accepted, .accepted, .accepted])
-            #expect(try await store.summary(of: device) == DeviceSummary(latest: Instant(nanoseconds: 20), cumulativeCount: 6, readingCount: 3))
+            #expect(
+                try await store.ingest([reading(10, 1), reading(20, 2), reading(5, 3)], for: device) == [.accepted, .accepted, .accepted])
+            #expect(
+                try await store.summary(of: device) == DeviceSummary(latest: Instant(nanoseconds: 20), cumulativeCount: 6, readingCount: 3))
             let page = try #require(try await store.readings(of: device, in: .all, limit: 10))
             #expect(page.readings == [reading(5, 3), reading(10, 1), reading(20, 2)])
         }
@@ -132,7 +136,8 @@ struct PostgresHousekeepingTests {
             let dormant = try DeviceID("dormant")
             func at(_ nanoseconds: Int64, _ count: UInt64) -> Reading { Reading(instant: Instant(nanoseconds: nanoseconds), count: count) }
 
-            #expect(try await plain.ingest([at(now - 3 * hour, 2), at(now - 2 * hour, 3), at(now - 10 * minute, 5)], for: mixed).allSatisfy { $0 == .accepted })
+            let mixedReadings = [at(now - 3 * hour, 2), at(now - 2 * hour, 3), at(now - 10 * minute, 5)]
+            #expect(try await plain.ingest(mixedReadings, for: mixed) == [.accepted, .accepted, .accepted])
             #expect(try await plain.ingest([at(now - 5 * hour, 1), at(now - 4 * hour, 1)], for: expired).allSatisfy { $0 == .accepted })
             // More expired readings than one step of the removal deletes.
             let bigOld = (0..<10_050).map { at(now - 3 * hour + Int64($0) * 1_000, 1) }
@@ -148,9 +153,15 @@ struct PostgresHousekeepingTests {
 
             #expect(try await hourly.removeExpiredReadings() == 2 + 2 + 10_050 + 1)
 
-            #expect(try await plain.summary(of: mixed) == DeviceSummary(latest: Instant(nanoseconds: now - 10 * minute), cumulativeCount: 10, readingCount: 1))
-            #expect(try await plain.summary(of: big) == DeviceSummary(latest: Instant(nanoseconds: now - 5 * minute), cumulativeCount: 10_065, readingCount: 2))
-            #expect(try await plain.summary(of: fresh) == DeviceSummary(latest: Instant(nanoseconds: now - minute), cumulativeCount: 9, readingCount: 1))
+            #expect(
+                try await plain.summary(of: mixed)
+                    == DeviceSummary(latest: Instant(nanoseconds: now - 10 * minute), cumulativeCount: 10, readingCount: 1))
+            #expect(
+                try await plain.summary(of: big)
+                    == DeviceSummary(latest: Instant(nanoseconds: now - 5 * minute), cumulativeCount: 10_065, readingCount: 2))
+            #expect(
+                try await plain.summary(of: fresh)
+                    == DeviceSummary(latest: Instant(nanoseconds: now - minute), cumulativeCount: 9, readingCount: 1))
             let page = try #require(try await plain.readings(of: big, in: .all, limit: 100))
             #expect(page.readings == [at(now - 20 * minute, 7), at(now - 5 * minute, 8)])
 
@@ -181,7 +192,9 @@ struct PostgresHousekeepingTests {
             #expect(try await plain.ingest([at(now - 3 * hour, 2)], for: mixed) == [.tooOld])
             #expect(try await tenHourly.ingest([at(now - 2 * hour, 1)], for: fresh) == [.tooOld])
             #expect(try await plain.ingest([at(now - 2 * hour, 1), at(now - 2 * minute, 4)], for: expired) == [.tooOld, .accepted])
-            #expect(try await plain.summary(of: expired) == DeviceSummary(latest: Instant(nanoseconds: now - 2 * minute), cumulativeCount: 6, readingCount: 1))
+            #expect(
+                try await plain.summary(of: expired)
+                    == DeviceSummary(latest: Instant(nanoseconds: now - 2 * minute), cumulativeCount: 6, readingCount: 1))
             #expect(try await plain.ingest([at(now - 2 * hour, 1)], for: DeviceID("late")) == [.tooOld])
             #expect(try await plain.summary(of: DeviceID("late")) == nil)
 
@@ -191,6 +204,63 @@ struct PostgresHousekeepingTests {
             #expect(try await plain.deleteDevice(big))
             #expect(try await plain.summary(of: big) == nil)
             #expect(try await plain.statistics().devices == 3)
+        }
+    }
+
+    /// The interleaving the horizon is read after the row lock for: a batch repeating an expired
+    /// reading starts and waits for the device's lock, held by a removal's step; meanwhile the
+    /// horizon advances, then the step deletes the reading and commits. The batch must answer
+    /// `tooOld`: had it read the horizon before the lock, it would find the reading gone and
+    /// accept it again, counting it twice.
+    @Test func aBatchWaitingForTheDeviceLockSeesTheHorizonTheRemovalAdvanced() async throws {
+        try await withPostgresStores([nil, nil]) { stores in
+            let (ingesting, removing) = (stores[0], stores[1])
+            let device = try DeviceID("contested")
+            let id = device.string
+            let now = Instant.now().nanoseconds
+            let old = Reading(instant: Instant(nanoseconds: now - 2 * hour), count: 5)
+            let horizon = now - hour
+            #expect(try await ingesting.ingest([old], for: device) == [.accepted])
+
+            let repeated = try await removing.unavailableOnFailure { [logger = quietLogger] connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    // The removal's step for the device, by hand: its row lock first.
+                    var holder: Int32 = 0
+                    for try await pid in try await connection.query(
+                        "SELECT pg_backend_pid() FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                    ).decode(Int32.self) {
+                        holder = pid
+                    }
+                    let batch = Task { try await ingesting.ingest([old], for: device) }
+                    let lockHolder = holder
+                    // Until the batch waits for that lock.
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while try await removing.unavailableOnFailure({ connection in
+                        var waiting = 0
+                        for try await count in try await connection.query(
+                            "SELECT count(*) FROM pg_stat_activity WHERE \(lockHolder) = ANY(pg_blocking_pids(pid))", logger: logger
+                        ).decode(Int64.self) {
+                            waiting = Int(count)
+                        }
+                        return waiting
+                    }) == 0 {
+                        try #require(ContinuousClock.now < deadline, "the batch did not wait for the device's lock")
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    // The horizon advances and commits (on another connection), then the step
+                    // deletes the reading and commits.
+                    _ = try await removing.unavailableOnFailure { connection in
+                        try await connection.query(
+                            "UPDATE retention_horizon SET horizon = GREATEST(horizon, \(horizon))", logger: logger)
+                    }
+                    try await connection.query(
+                        "DELETE FROM readings WHERE device_id = \(id) AND instant < \(horizon)", logger: logger)
+                    try await connection.query("UPDATE devices SET readings = readings - 1 WHERE device_id = \(id)", logger: logger)
+                    return batch
+                }
+            }
+            #expect(try await repeated.value == [.tooOld])
+            #expect(try await ingesting.summary(of: device) == DeviceSummary(latest: old.instant, cumulativeCount: 5, readingCount: 0))
         }
     }
 
