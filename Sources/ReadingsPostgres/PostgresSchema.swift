@@ -29,6 +29,20 @@ enum PostgresSchema {
                   PRIMARY KEY (device_id, instant)
                 )
                 """,
-            ])
+            ]),
+        // Retention: the horizon that every instance refuses readings before (`tooOld`) and that
+        // the removal deletes readings before. One row, created at the earliest instant (nothing
+        // refused); it only ever moves forward (`GREATEST`).
+        Migration(
+            version: 2,
+            statements: [
+                """
+                CREATE TABLE retention_horizon (
+                  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                  horizon bigint NOT NULL
+                )
+                """,
+                "INSERT INTO retention_horizon (singleton, horizon) VALUES (true, -9223372036854775808)",
+            ]),
     ]
 }

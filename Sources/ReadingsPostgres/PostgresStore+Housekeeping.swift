@@ -1,10 +1,157 @@
+import PostgresNIO
 import ReadingsDomain
 import ReadingsStorage
 
+/// Fleet housekeeping: deleting a device, and removing the readings a retention has expired.
+///
+/// Both take the device's row lock (`SELECT … FOR UPDATE`) that every batch takes first, so each
+/// is ordered with the batches of the device, across every instance: a batch is decided wholly
+/// before or wholly after a deletion, and wholly before or after each step of a removal.
 extension PostgresStore {
+    /// How many readings one step of the removal deletes at most: one short transaction, so the
+    /// device's batches wait for the row lock briefly, whatever the number of expired readings.
+    static let removalBatchSize = 10_000
+    /// How many devices one statement of the removal checks for expired readings.
+    static let removalPageSize = 1_000
+
+    /// One transaction: the device's row is locked, then its readings and its row are deleted.
+    /// True when it existed (had readings or a latest instant); a row without either (left by a
+    /// batch that accepted nothing) is deleted too but reported as unknown.
+    ///
+    /// Its time is that of every call: the deadline (5 s by default) and the session's
+    /// `statement_timeout` just under it. A device with so many readings that their `DELETE`
+    /// takes longer cannot be deleted (503, and the transaction rolls back: nothing was deleted).
+    /// Lifting `statement_timeout` for this transaction would not help: the call's deadline
+    /// closes the connection anyway, and the server would keep deleting for nobody until it next
+    /// reads from the socket, holding the device's lock. See docs/postgres.md.
     public func deleteDevice(_ device: DeviceID) async throws -> Bool {
-        throw StorageError.unavailable("not yet")
+        let id = device.string
+        return try await unavailableOnFailure { [logger] connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                var existed: Bool?
+                for try await (latest, count) in try await connection.query(
+                    "SELECT latest, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                ).decode((Int64, Int64).self) {
+                    existed = count > 0 || latest != Int64.min
+                }
+                guard let existed else { return false }
+                // After the lock, in a statement of its own: it sees every reading of the batches
+                // that held the lock before.
+                try await connection.query(
+                    """
+                    WITH gone AS (DELETE FROM readings WHERE device_id = \(id))
+                    DELETE FROM devices WHERE device_id = \(id)
+                    """, logger: logger)
+                return existed
+            }
+        }
     }
 
-    public func removeExpiredReadings() async throws -> Int { 0 }
+    /// Removes the readings before the horizon, in small steps, and returns how many it removed;
+    /// 0 without a retention.
+    ///
+    /// 1. The database's horizon is advanced to `now − period` (never back: `GREATEST`), in a
+    ///    transaction of its own that commits before any reading is deleted. From then on every
+    ///    batch of every instance refuses readings before it, since batches read it after taking
+    ///    their device's row lock (see ``ingest(_:for:)``).
+    /// 2. The devices are walked in id order, a page of ``removalPageSize`` at a time, each
+    ///    checked by one probe of the readings' primary key (`device_id, instant`) for a reading
+    ///    before the horizon.
+    /// 3. For each such device, transactions of one step each until none is left: lock the row,
+    ///    delete its oldest ``removalBatchSize`` readings before the horizon, subtract them from
+    ///    its reading count, commit. Latest instant and cumulative count stay as they are.
+    ///
+    /// A device whose first readings were being committed while step 1 committed, by a batch that
+    /// read the old horizon, may be missed by the walk; its readings go at the next removal.
+    public func removeExpiredReadings() async throws -> Int {
+        guard let retention else { return 0 }
+        let wanted = retention.horizonNow().nanoseconds
+        let horizon = try await unavailableOnFailure { [logger] connection in
+            var horizon = wanted
+            for try await value in try await connection.query(
+                "UPDATE retention_horizon SET horizon = GREATEST(horizon, \(wanted)) RETURNING horizon", logger: logger
+            ).decode(Int64.self) {
+                horizon = value
+            }
+            return horizon
+        }
+        guard horizon > Int64.min else { return 0 }
+        var removed = 0
+        var after = ""
+        while true {
+            try Task.checkCancellation()
+            let (expired, last) = try await devicesWithReadings(before: horizon, after: after)
+            for device in expired {
+                removed += try await removeReadings(of: device, before: horizon)
+            }
+            guard let last else { return removed }
+            after = last
+        }
+    }
+
+    /// A page of the device walk: of the ``removalPageSize`` devices after `after` in id order,
+    /// those that have a reading before `horizon`, and the page's last device (nil at the end).
+    private func devicesWithReadings(before horizon: Int64, after: String) async throws -> (expired: [String], last: String?) {
+        try await unavailableOnFailure { [logger] connection in
+            var expired: [String] = []
+            var last: String?
+            var seen = 0
+            for try await (id, hasExpired) in try await connection.query(
+                """
+                SELECT p.device_id, EXISTS (SELECT 1 FROM readings r WHERE r.device_id = p.device_id AND r.instant < \(horizon))
+                FROM (SELECT device_id FROM devices WHERE device_id > \(after) ORDER BY device_id LIMIT \(PostgresStore.removalPageSize)) p
+                ORDER BY p.device_id
+                """, logger: logger
+            ).decode((String, Bool).self) {
+                seen += 1
+                last = id
+                if hasExpired { expired.append(id) }
+            }
+            return (expired, seen < PostgresStore.removalPageSize ? nil : last)
+        }
+    }
+
+    /// Deletes the readings of `device` before `horizon`, one short transaction per
+    /// ``removalBatchSize`` of them, until none is left or the device is gone; returns how many.
+    private func removeReadings(of device: String, before horizon: Int64) async throws -> Int {
+        var removed = 0
+        while true {
+            try Task.checkCancellation()
+            let step = try await unavailableOnFailure { [logger] connection in
+                try await connection.withTransaction(logger: logger) { connection -> Int in
+                    var locked = false
+                    for try await _ in try await connection.query(
+                        "SELECT 1 FROM devices WHERE device_id = \(device) FOR UPDATE", logger: logger
+                    ).decode(Int32.self) {
+                        locked = true
+                    }
+                    // Deleted meanwhile: its readings went with it.
+                    guard locked else { return 0 }
+                    // After the lock: every batch that could still have stored a reading before
+                    // the horizon (one that read the horizon before it advanced) has committed.
+                    var deleted = 0
+                    for try await count in try await connection.query(
+                        """
+                        WITH doomed AS (
+                          SELECT instant FROM readings WHERE device_id = \(device) AND instant < \(horizon)
+                          ORDER BY instant LIMIT \(PostgresStore.removalBatchSize)
+                        ), gone AS (
+                          DELETE FROM readings r USING doomed WHERE r.device_id = \(device) AND r.instant = doomed.instant RETURNING 1
+                        )
+                        SELECT count(*) FROM gone
+                        """, logger: logger
+                    ).decode(Int64.self) {
+                        deleted = Int(count)
+                    }
+                    if deleted > 0 {
+                        try await connection.query(
+                            "UPDATE devices SET readings = readings - \(deleted) WHERE device_id = \(device)", logger: logger)
+                    }
+                    return deleted
+                }
+            }
+            removed += step
+            if step < PostgresStore.removalBatchSize { return removed }
+        }
+    }
 }

@@ -18,6 +18,12 @@ import Synchronization
 /// single statements, so each sees one snapshot. Instants are `bigint` nanoseconds; ids are
 /// `text COLLATE "C"` (byte order, no normalisation). See `docs/postgres.md`.
 ///
+/// A device exists (has a summary, is listed and counted) while its row does and it has readings
+/// or a latest instant (`readings > 0 OR latest <> -2^63`). Under a retention a device whose
+/// readings all expired keeps its row, latest instant and cumulative count, with 0 readings.
+/// Deleting a device and removing expired readings take the same row lock as a batch
+/// (`PostgresStore+Housekeeping.swift`).
+///
 /// Run it as a `Service`: `run()` runs the connection pool, migrates the schema (under an
 /// advisory lock, idempotently) and then checks the database every quarter second for `/ready`.
 ///
@@ -32,10 +38,13 @@ public final class PostgresStore: ReadingStore, Service {
     /// For migrations, which run on a connection of their own: it fails at once with the reason
     /// (a refused TLS certificate, a wrong password), where a pool would keep retrying quietly.
     private let migrationConfiguration: PostgresConnection.Configuration
-    private let logger: Logger
+    let logger: Logger
     /// The URL with its password replaced by `***`, for messages.
     private let redactedURL: String
     private let schema: String?
+    /// How long this instance keeps readings, when it removes expired ones (nil: forever). Every
+    /// instance, with a retention or without, refuses readings before the database's horizon.
+    let retention: Retention?
     private let timeout: Duration
     private let ready = Mutex(false)
     private let metrics: PostgresMetrics?
@@ -62,12 +71,14 @@ public final class PostgresStore: ReadingStore, Service {
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=…&sslrootcert=…`,
     /// see ``PostgresURL``) with at most `poolSize` connections. `schema` (created if missing)
-    /// holds the tables instead of the default one: tests use one schema each. A call that has no
+    /// holds the tables instead of the default one: tests use one schema each. `retention` (nil:
+    /// keep readings forever) refuses readings older than its period and lets
+    /// ``removeExpiredReadings()`` remove them. A call that has no
     /// answer after `timeout` (the database is down, stopped or unreachable) fails with
     /// ``StorageError/unavailable(_:)`` when `timeout` has passed. `/ready` says no once a probe
     /// of the database has waited `readinessTimeout`.
     public init(
-        url: String, poolSize: Int = 16, schema: String? = nil, timeout: Duration = .seconds(5),
+        url: String, poolSize: Int = 16, schema: String? = nil, retention: Retention? = nil, timeout: Duration = .seconds(5),
         readinessTimeout: Duration = .seconds(1), metrics: (any MetricsFactory)? = nil, logger: Logger
     ) throws {
         self.readinessTimeout = readinessTimeout
@@ -116,6 +127,7 @@ public final class PostgresStore: ReadingStore, Service {
         self.logger = logger
         self.redactedURL = PostgresURL.redacting(url)
         self.schema = schema
+        self.retention = retention
         self.timeout = timeout
     }
 
@@ -233,34 +245,70 @@ public final class PostgresStore: ReadingStore, Service {
 
     // MARK: ReadingStore
 
+    /// Decides a batch in one transaction (see the type's description).
+    ///
+    /// Retention: a reading before the effective horizon, the greater of the database's
+    /// (`retention_horizon`, shared by every instance, whether it has a retention or not) and this
+    /// instance's `now − period`, is ``IngestOutcome/tooOld``, decided before the lookup of stored
+    /// instants and neither stored nor counted. The database's horizon is read in the statement
+    /// after the one that takes the device's row lock, never before: the removal advances and
+    /// commits the horizon first and only then deletes readings, under the same row lock. Had the
+    /// horizon been read before the wait for the lock, an ingest could have read the old horizon,
+    /// waited while the removal deleted a reading, then found no reading at that instant and
+    /// accepted it again, counting it twice. Read after the lock, it is the new horizon whenever
+    /// the removal has already deleted readings of this device, so such a reading is `tooOld`.
+    ///
+    /// The row lock is retried when the row vanished while this batch waited for it (the device
+    /// was deleted, or a batch that accepted nothing removed the row it had created): the batch
+    /// then starts a new device. A row this batch created but that accepted nothing (every reading
+    /// too old) is removed again, so that no device appears.
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         let id = device.string
+        let localHorizon = retention?.horizonNow() ?? .min
         return try await unavailableOnFailure { [logger] connection in
             try await connection.withTransaction(logger: logger) { connection in
-                try await connection.query(
-                    "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
-                    logger: logger)
-                var cumulative: Int64 = 0
-                for try await value in try await connection.query(
-                    "SELECT cumulative FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
-                ).decode(Int64.self) {
-                    cumulative = value
+                var row: (latest: Int64, cumulative: Int64, readings: Int64)?
+                while row == nil {
+                    try Task.checkCancellation()
+                    try await connection.query(
+                        "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
+                        logger: logger)
+                    for try await (latest, cumulative, count) in try await connection.query(
+                        "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                    ).decode((Int64, Int64, Int64).self) {
+                        row = (latest, cumulative, count)
+                    }
                 }
+                guard let row else { preconditionFailure("the loop ends with the row locked") }
+                // After the lock: the instants already stored, and the database's horizon (the one
+                // row whose count is NULL).
                 var stored: [Int64: UInt64] = [:]
+                var horizon = localHorizon.nanoseconds
                 let instants = readings.map(\.instant.nanoseconds)
                 for try await (instant, count) in try await connection.query(
-                    "SELECT instant, count FROM readings WHERE device_id = \(id) AND instant = ANY(\(instants))", logger: logger
-                ).decode((Int64, Int64).self) {
-                    stored[instant] = UInt64(count)
+                    """
+                    SELECT instant, count FROM readings WHERE device_id = \(id) AND instant = ANY(\(instants))
+                    UNION ALL SELECT horizon, NULL::bigint FROM retention_horizon
+                    """, logger: logger
+                ).decode((Int64, Int64?).self) {
+                    if let count {
+                        stored[instant] = UInt64(count)
+                    } else {
+                        horizon = max(horizon, instant)
+                    }
                 }
                 var outcomes: [IngestOutcome] = []
                 outcomes.reserveCapacity(readings.count)
                 var newInstants: [Int64] = []
                 var newCounts: [Int64] = []
-                var total = UInt64(cumulative)
+                var total = UInt64(row.cumulative)
                 for reading in readings {
                     let t = reading.instant.nanoseconds
+                    guard t >= horizon else {
+                        outcomes.append(.tooOld)
+                        continue
+                    }
                     let outcome = IngestDecision.decide(reading.count, existing: stored[t], cumulative: &total)
                     if outcome == .accepted {
                         stored[t] = reading.count
@@ -276,6 +324,9 @@ public final class PostgresStore: ReadingStore, Service {
                     try await connection.query(
                         "UPDATE devices SET latest = GREATEST(latest, \(latest)), cumulative = \(Int64(total)), readings = readings + \(newInstants.count) WHERE device_id = \(id)",
                         logger: logger)
+                } else if row.readings == 0 && row.latest == Int64.min && row.cumulative == 0 {
+                    // Not a device (nothing ever accepted): the row this batch created goes again.
+                    try await connection.query("DELETE FROM devices WHERE device_id = \(id)", logger: logger)
                 }
                 return outcomes
             }
@@ -287,7 +338,8 @@ public final class PostgresStore: ReadingStore, Service {
         return try await unavailableOnFailure { [logger] connection in
             var summary: DeviceSummary?
             for try await (latest, cumulative, count) in try await connection.query(
-                "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) AND readings > 0", logger: logger
+                "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) AND (readings > 0 OR latest <> \(Int64.min))",
+                logger: logger
             ).decode((Int64, Int64, Int64).self) {
                 summary = DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))
             }
@@ -312,7 +364,7 @@ public final class PostgresStore: ReadingStore, Service {
                   WHERE device_id = d.device_id AND instant >= \(from) AND (\(to)::bigint IS NULL OR instant < \(to)::bigint)
                   ORDER BY instant LIMIT \(take)
                 ) r ON true
-                WHERE d.device_id = \(id) AND d.readings > 0
+                WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
                 """, logger: logger
             ).decode((Int64, Int64, Int64, Int64?, Int64?).self) {
                 summary = DeviceSummary(latest: Instant(nanoseconds: latest), cumulativeCount: cumulative, readingCount: Int(count))
@@ -346,7 +398,7 @@ public final class PostgresStore: ReadingStore, Service {
                       SELECT (instant - \(origin)) / \(step) AS bucket, sum(count)::bigint AS total, count(*) AS n
                       FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
                     ) b ON true
-                    WHERE d.device_id = \(id) AND d.readings > 0
+                    WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
                     """, logger: logger)
                 : try await connection.query(
                     """
@@ -355,7 +407,7 @@ public final class PostgresStore: ReadingStore, Service {
                       SELECT div(instant::numeric - \(origin), \(step))::bigint AS bucket, sum(count)::bigint AS total, count(*) AS n
                       FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
                     ) b ON true
-                    WHERE d.device_id = \(id) AND d.readings > 0
+                    WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
                     """, logger: logger)
             for try await (bucket, total, n) in rows.decode((Int64?, Int64?, Int64?).self) {
                 found = true
@@ -386,7 +438,7 @@ public final class PostgresStore: ReadingStore, Service {
                 """
                 SELECT device_id, latest, cumulative, readings FROM devices
                 WHERE device_id > \(after) AND device_id >= \(lower) AND (\(upper)::text IS NULL OR device_id < \(upper)::text)
-                  AND readings > 0 AND (\(cutoff)::bigint IS NULL OR latest < \(cutoff)::bigint)
+                  AND (readings > 0 OR latest <> \(Int64.min)) AND (\(cutoff)::bigint IS NULL OR latest < \(cutoff)::bigint)
                 ORDER BY device_id LIMIT \(limit + 1)
                 """, logger: logger
             ).decode((String, Int64, Int64, Int64).self) {
@@ -426,7 +478,8 @@ public final class PostgresStore: ReadingStore, Service {
         try await unavailableOnFailure { [logger] connection in
             var statistics = StoreStatistics()
             for try await (devices, readings) in try await connection.query(
-                "SELECT count(*), coalesce(sum(readings), 0)::bigint FROM devices WHERE readings > 0", logger: logger
+                "SELECT count(*), coalesce(sum(readings), 0)::bigint FROM devices WHERE readings > 0 OR latest <> \(Int64.min)",
+                logger: logger
             ).decode((Int64, Int64).self) {
                 statistics.devices = Int(devices)
                 statistics.readings = Int(readings)
@@ -443,7 +496,7 @@ public final class PostgresStore: ReadingStore, Service {
     /// without an answer within the timeout, into ``StorageError/unavailable(_:)``. A call that
     /// failed acknowledges nothing; its transaction was rolled back or never committed, except
     /// when the deadline passed while its `COMMIT` was on the way (docs/postgres.md).
-    private func unavailableOnFailure<T: Sendable>(
+    func unavailableOnFailure<T: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let start = ContinuousClock.now
