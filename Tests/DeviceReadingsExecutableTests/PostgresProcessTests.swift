@@ -91,6 +91,27 @@ struct PostgresProcessTests {
         )
         #expect(try await server.stop() == 0)
     }
+
+    /// The goal's "DELETE then kill -9, restart" on PostgreSQL: the 204 is a committed
+    /// transaction, so the device stays gone for a new instance; a new ingest starts from zero.
+    @Test func aDeleteSurvivesKillNineOfTheInstance() async throws {
+        let cluster = try TestCluster()
+        defer { cluster.destroy() }
+        let arguments = ["--postgres-url", cluster.url, "--log-level", "warning"]
+        let first = try ServerProcess(arguments: arguments)
+        defer { _ = try? first.process.terminate() }
+        try await waitForReady(first)
+        #expect(try await first.request("POST", "/ingest", body: HousekeepingProcessTests.body("doomed", 0..<1000)).0 == 202)
+        #expect(try await first.request("DELETE", "/devices/doomed").0 == 204)
+        _ = try await first.stop(signal: SIGKILL)
+        let second = try ServerProcess(arguments: arguments)
+        defer { _ = try? second.process.terminate() }
+        try await waitForReady(second)
+        #expect(try await second.request("GET", "/devices/doomed").0 == 404)
+        #expect(try await second.request("POST", "/ingest", body: HousekeepingProcessTests.body("doomed", 5..<6)).0 == 202)
+        #expect(try await second.request("GET", "/devices/doomed/cumulative_count").1 == #"{"cumulative_count":5}"#)
+        #expect(try await second.stop() == 0)
+    }
 }
 
 /// The same instant spelled three ways (UTC, +02:00, -0300).

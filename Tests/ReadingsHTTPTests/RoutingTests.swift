@@ -32,7 +32,8 @@ import Testing
         try await withApp(engine) { client in
             let cases: [(String, HTTPRequest.Method, String)] = [
                 ("/ingest", .get, "POST"), ("/ingest", .put, "POST"), ("/ingest", .delete, "POST"),
-                ("/devices/x", .post, "GET, HEAD"), ("/devices/x/latest_timestamp", .delete, "GET, HEAD"),
+                ("/devices/x", .post, "GET, DELETE, HEAD"), ("/devices/x/latest_timestamp", .delete, "GET, HEAD"),
+                ("/devices/x/export", .delete, "GET, HEAD"),
                 ("/devices/x/cumulative_count", .patch, "GET, HEAD"), ("/health", .post, "GET, HEAD"),
                 ("/devices", .post, "GET, HEAD"), ("/devices/x/buckets", .put, "GET, HEAD"),
             ]

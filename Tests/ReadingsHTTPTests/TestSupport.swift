@@ -47,8 +47,8 @@ enum Engine: String, CaseIterable, Sendable, CustomTestStringConvertible {
             // its connection limit, and a generous deadline keeps a loaded machine from turning
             // slow answers into 503s or a flapping /ready (both are tested on a private cluster).
             let store = try PostgresStore(
-                url: Engine.postgresURL!, poolSize: 3, schema: schema, timeout: .seconds(30), readinessTimeout: .seconds(30),
-                logger: quietLogger)
+                url: Engine.postgresURL!, poolSize: 3, schema: schema, retention: retention, timeout: .seconds(30),
+                readinessTimeout: .seconds(30), logger: quietLogger)
             return (store, [store], {})
         }
     }

@@ -83,7 +83,8 @@ func makeApplication(
         application = buildApplication(
             configuration: plan.configuration, store: store, services: [store], metrics: metrics, logger: logger)
     case .postgres(let url, let poolSize):
-        let store = try PostgresStore(url: url, poolSize: poolSize, metrics: metrics.factory, logger: logger)
+        let store = try PostgresStore(
+            url: url, poolSize: poolSize, retention: plan.configuration.retention, metrics: metrics.factory, logger: logger)
         metadata["storage.engine"] = "postgres"
         application = buildApplication(
             configuration: plan.configuration, store: store, services: [store], metrics: metrics, logger: logger)
