@@ -81,6 +81,19 @@ struct DashboardBrowserTests {
         #expect(recent.count == 20)
         #expect(recent.first == "2")
 
+        // The download link exports the range shown, and what it names is the device's CSV.
+        let href = try #require(try DashboardPage.groups(#"<a id="export-csv" href="([^"]*)""#, in: page.dom[...]).first?[0])
+        let link = DashboardPage.unescape(href)
+        #expect(
+            link == "/devices/\(Chromium.percentEncoded(Self.chosen))/export?from=2024-01-01T00%3A00%3A00Z&to=2024-01-01T23%3A30%3A00Z&format=csv",
+            "\(link)")
+        let (status, csv) = try await server.request("GET", link)
+        #expect(status == 200)
+        let lines = csv.split(whereSeparator: \.isNewline).filter { $0.contains(",") }
+        #expect(lines.first == "timestamp,count")
+        let shown = Self.seeded.first { $0.id == Self.chosen }!.readings.filter { $0.timestamp < "2024-01-01T23:30:00Z" }
+        #expect(lines.count == 1 + shown.count, "\(csv.prefix(200))")
+
         // The same view as a picture, kept for people (CI uploads artifacts/).
         let artifacts = Chromium.repositoryRoot.appendingPathComponent("artifacts")
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)

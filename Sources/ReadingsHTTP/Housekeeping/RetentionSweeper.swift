@@ -3,7 +3,7 @@ import ReadingsDomain
 import ReadingsStorage
 import ServiceLifecycle
 
-/// Runs a retention's removal in the background: at once when the store can serve, then every
+/// Runs a retention's removal in the background: as soon as the store can serve, then every
 /// ``interval(for:)``, each run the engine's ``ReadingStore/removeExpiredReadings()`` (bounded
 /// steps, see the engines). Counts what went in `readings_expired_total`. A run the store refuses
 /// (recovering, database down) is tried again at the next tick.
@@ -23,19 +23,24 @@ struct RetentionSweeper<Store: ReadingStore>: Service {
     func run() async throws {
         let interval = Self.interval(for: retention)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if await store.isReady() {
-                let start = ContinuousClock.now
-                do {
-                    let removed = try await store.removeExpiredReadings()
-                    metrics.recordExpired(removed)
-                    if removed > 0 {
-                        logger.info(
-                            "removed expired readings",
-                            metadata: ["retention.removed": "\(removed)", "retention.seconds": "\((ContinuousClock.now - start) / .seconds(1))"])
-                    }
-                } catch {
-                    logger.warning("removing expired readings failed; trying again later", metadata: ["error": "\(error)"])
+            // Until the store can serve (recovering, database not reached yet), look again soon.
+            guard await store.isReady() else {
+                try? await gracefulShutdownAwareSleep(min(interval, .milliseconds(100)))
+                continue
+            }
+            let start = ContinuousClock.now
+            do {
+                let removed = try await store.removeExpiredReadings()
+                metrics.recordExpired(removed)
+                if removed > 0 {
+                    logger.notice(
+                        "removed expired readings",
+                        metadata: [
+                            "retention.removed": "\(removed)", "retention.seconds": "\((ContinuousClock.now - start) / .seconds(1))",
+                        ])
                 }
+            } catch {
+                logger.warning("removing expired readings failed; trying again later", metadata: ["error": "\(error)"])
             }
             try? await gracefulShutdownAwareSleep(interval)
         }

@@ -391,6 +391,29 @@ function renderChart() {
   chart.setAttribute('height', height);
   chart.replaceChildren(root);
   $('chart-caption').textContent = `${showTime(range.from)} → ${showTime(range.to)} UTC · step ${answer.step} · total ${format(total)}`;
+  for (const format of ['csv', 'ndjson']) {
+    $(`export-${format}`).href = devicePath(id, `/export${query({ from: range.from, to: range.to, format })}`);
+  }
+}
+
+// A download link is followed by the browser itself, which streams the file to disk; with an API
+// key it cannot send the header, so the file is fetched with it and handed over as a blob.
+async function downloadWithKey(event) {
+  const key = storedKey();
+  if (!key) return;
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const response = await fetch(link.href, { headers: { Authorization: `Bearer ${key}` }, cache: 'no-store' });
+    if (!response.ok) throw new ApiError(response.status, `HTTP ${response.status}`, 'The export was refused.');
+    const name = /filename\*=UTF-8''([^;]+)/.exec(response.headers.get('Content-Disposition') || '');
+    const url = URL.createObjectURL(await response.blob());
+    const anchor = Object.assign(document.createElement('a'), { href: url, download: name ? decodeURIComponent(name[1]) : '' });
+    anchor.click();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (error) {
+    setStatus(`Download failed: ${error.message}`, true);
+  }
 }
 
 // ---- Refresh loop, status, API key -------------------------------------------------------------
@@ -496,6 +519,8 @@ function start() {
   for (const button of document.querySelectorAll('[data-preset]')) {
     button.addEventListener('click', () => { state.range = { preset: button.dataset.preset }; detailChanged(); });
   }
+  $('export-csv').addEventListener('click', downloadWithKey);
+  $('export-ndjson').addEventListener('click', downloadWithKey);
   $('relative-now').addEventListener('change', (event) => { state.relativeNow = event.target.checked; detailChanged(); });
   $('range').addEventListener('submit', (event) => {
     event.preventDefault();
