@@ -2,7 +2,7 @@
 # Retention removing half of the readings (release build, journaled engine): load DEVICES ×
 # READINGS readings with the project's load generator, stop (final snapshot), and start again with
 # a --retention that puts the horizon in the middle of every device's history, so that the first
-# removal (as soon as the store has recovered) removes half of them. Meanwhile one client posts
+# removal (as soon as the store has recovered) removes half of them. Meanwhile three clients post
 # one-reading ingests back to back and the server's RSS is sampled every 20 ms.
 # Prints: RSS idle (a fresh server), loaded (before the removal) and after it, the fall as a share
 # of the readings' RSS (loaded − idle); and the ingest p50/p99 while the removal ran against the 3 s
@@ -38,13 +38,17 @@ pids+=($pid)
 (while kill -0 $pid 2>/dev/null; do echo "$(date +%s.%N) $(rss_kb $pid)"; sleep 0.02; done) > "$dir/rss" 2>/dev/null &
 pids+=($!)
 wait_port "$port"
-python3 scripts/ingest-probe.py --port "$port" --until "$dir/stop" --out "$dir/probe" & probe=$!
+probes=()
+for k in 1 2 3; do
+  python3 scripts/ingest-probe.py --port "$port" --device "probe-$k" --until "$dir/stop" --out "$dir/probe-$k" & probes+=($!)
+done
 for _ in $(seq 6000); do grep -q "removed expired readings" "$dir/log" && break; sleep 0.02; done
 end=$(date +%s.%N)
 seconds=$(grep -o 'retention.seconds=[0-9.e-]*' "$dir/log" | head -1 | cut -d= -f2)
 removed=$(grep -o 'retention.removed=[0-9]*' "$dir/log" | head -1 | cut -d= -f2)
 sleep 4
-touch "$dir/stop"; wait $probe
+touch "$dir/stop"; wait "${probes[@]}"
+cat "$dir"/probe-* > "$dir/probe"
 after=$(rss_kb $pid)
 left=$(curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "readings_stored" {printf "%d", $2}')
 python3 - "$dir" "$idle" "$after" "$end" "$seconds" "$removed" "$left" <<'PY'
