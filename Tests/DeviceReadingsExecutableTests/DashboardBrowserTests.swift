@@ -85,7 +85,8 @@ struct DashboardBrowserTests {
         let href = try #require(try DashboardPage.groups(#"<a id="export-csv" href="([^"]*)""#, in: page.dom[...]).first?[0])
         let link = DashboardPage.unescape(href)
         #expect(
-            link == "/devices/\(Chromium.percentEncoded(Self.chosen))/export?from=2024-01-01T00%3A00%3A00Z&to=2024-01-01T23%3A30%3A00Z&format=csv",
+            link
+                == "/devices/\(Chromium.percentEncoded(Self.chosen))/export?from=2024-01-01T00%3A00%3A00Z&to=2024-01-01T23%3A30%3A00Z&format=csv",
             "\(link)")
         let (status, csv) = try await server.request("GET", link)
         #expect(status == 200)

@@ -49,7 +49,8 @@ import Glibc
         let ndjson = try reader.next()
         #expect(ndjson.header("content-type") == "application/x-ndjson")
         #expect(
-            ndjson.body == #"{"timestamp":"2024-01-01T00:00:10Z","count":3}"# + "\n" + #"{"timestamp":"2024-01-01T00:00:11Z","count":4}"# + "\n")
+            ndjson.body == #"{"timestamp":"2024-01-01T00:00:10Z","count":3}"# + "\n" + #"{"timestamp":"2024-01-01T00:00:11Z","count":4}"#
+                + "\n")
         let count = try reader.next()
         #expect(count.body == #"{"cumulative_count":\#((0..<n).reduce(0) { $0 + $1 % 7 })}"#)
         #expect(try await server.stop() == 0)
@@ -116,7 +117,8 @@ import Glibc
         let fresh = (1...5).map { formatter.string(from: now.addingTimeInterval(-Double($0) / 10)) }
         let stale = formatter.string(from: now.addingTimeInterval(-60))
         let readings = fresh.map { #"{"timestamp":"\#($0)","count":2}"# } + [#"{"timestamp":"\#(stale)","count":9}"#]
-        let (status, answer) = try await server.request("POST", "/ingest", body: #"{"id":"brief","readings":[\#(readings.joined(separator: ","))]}"#)
+        let (status, answer) = try await server.request(
+            "POST", "/ingest", body: #"{"id":"brief","readings":[\#(readings.joined(separator: ","))]}"#)
         #expect(status == 207)
         #expect(answer.contains(#""status":422,"success":false,"code":"READING_TOO_OLD""#))
         let deadline = ContinuousClock.now + .seconds(30)

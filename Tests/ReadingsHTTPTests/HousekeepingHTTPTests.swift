@@ -41,7 +41,13 @@ import Testing
     }
 
     @Test func deletingNeedsAWriteKey() async throws {
-        try await withApp(.memory, configure: { $0.apiKeys = ["write-key"]; $0.readAPIKeys = ["read-key"] }) { client in
+        try await withApp(
+            .memory,
+            configure: {
+                $0.apiKeys = ["write-key"]
+                $0.readAPIKeys = ["read-key"]
+            }
+        ) { client in
             let write: HTTPFields = [.authorization: "Bearer write-key", .contentType: "application/json"]
             #expect(try await client.ingest("d", [("2024-01-01T00:00:00Z", 1)], headers: write).status == .accepted)
             #expect(try await client.execute(uri: "/devices/d", method: .delete).status == .unauthorized)

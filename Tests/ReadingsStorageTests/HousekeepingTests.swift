@@ -102,8 +102,9 @@ import Testing
         // More than one lock hold's budget goes.
         #expect(await store.removeReadings(before: at(200_000)) == 200_000)
         #expect(store.horizon == at(200_000))
-        #expect(store.ingestNow([reading(5, 1), reading(199_999, 1), reading(200_000, 1), reading(400_000, 2)], for: id)
-            == [.tooOld, .tooOld, .duplicate, .accepted])
+        #expect(
+            store.ingestNow([reading(5, 1), reading(199_999, 1), reading(200_000, 1), reading(400_000, 2)], for: id)
+                == [.tooOld, .tooOld, .duplicate, .accepted])
         #expect(store.summary(of: id) == DeviceSummary(latest: at(400_000), cumulativeCount: 300_002, readingCount: 100_001))
         // The horizon never moves back.
         #expect(await store.removeReadings(before: at(10)) == 0)

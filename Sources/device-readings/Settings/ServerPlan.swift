@@ -76,7 +76,8 @@ func makeApplication(
     case .journaled(let directory, let policy, let snapshots):
         let store = try JournaledStore(
             directory: URL(fileURLWithPath: directory), policy: policy, snapshotTrigger: snapshots,
-            retention: plan.configuration.retention, metrics: JournalMetrics(factory: metrics.factory), logger: logger, onRecoveryFailure: onRecoveryFailure)
+            retention: plan.configuration.retention, metrics: JournalMetrics(factory: metrics.factory), logger: logger,
+            onRecoveryFailure: onRecoveryFailure)
         metadata["storage.engine"] = "memory+journal"
         metadata["storage.directory"] = "\(directory)"
         metadata["storage.sync"] = "\(policy)"

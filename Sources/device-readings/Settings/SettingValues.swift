@@ -57,7 +57,8 @@ struct SettingValues {
         let value = text(setting) ?? setting.defaultText
         if value.lowercased() == "off" { return nil }
         guard let span = BucketStep(value) else {
-            throw ValidationError("\(setting.option) must be off, or a whole number from 1 followed by s, m, h or d (such as 90d), got '\(value)'")
+            throw ValidationError(
+                "\(setting.option) must be off, or a whole number from 1 followed by s, m, h or d (such as 90d), got '\(value)'")
         }
         return Retention(nanoseconds: span.nanoseconds)
     }
