@@ -122,4 +122,32 @@ import Testing
             try await client.expectStillServing()
         }
     }
+
+    /// `--retention 10s`: readings of now are accepted (with room to spare on a loaded machine),
+    /// then removed in the background
+    /// (`readings_expired_total`), while the device keeps its latest timestamp and cumulative count
+    /// with no reading left, and a late copy of a removed reading is refused, not counted again.
+    @Test(arguments: Engine.allCases)
+    func readingsExpireInTheBackgroundAndCountsStay(engine: Engine) async throws {
+        try await withApp(engine, configure: { $0.retention = Retention(nanoseconds: 10_000_000_000) }) { client in
+            let now = Instant.now().nanoseconds
+            let stamps = (1...3).map { Instant(nanoseconds: now - Int64($0) * 1_000_000).canonical }
+            #expect(try await client.ingest("brief", stamps.map { ($0, 4) }).status == .accepted)
+            let deadline = ContinuousClock.now + .seconds(90)
+            while try await !client.get("/metrics").text.contains("readings_expired_total 3\n") {
+                try #require(ContinuousClock.now < deadline, "the readings did not expire")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let page = try await client.get("/devices/brief")
+            #expect(try page.json["data"]?.keys == [])
+            #expect(try page.json["cumulative_count"]?.int == 12)
+            #expect(try page.json["latest_timestamp"]?.string == stamps[0])
+            let listing = try await client.get("/devices?prefix=brief")
+            #expect(try listing.json["devices"]?[0]?["readings"]?.int == 0)
+            #expect(try await client.get("/devices/brief/export").text == "timestamp,count\n")
+            let late = try await client.ingest("brief", [(stamps[0], 4)])
+            #expect(try late.json["results"]?[0]?["code"]?.string == "READING_TOO_OLD")
+            #expect(try await client.get("/devices/brief/cumulative_count").text == #"{"cumulative_count":12}"#)
+        }
+    }
 }
