@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
@@ -7,6 +8,64 @@ import Testing
 /// Exactly-once under racing requests: real concurrent connections to a live server posting
 /// overlapping batches for the same device.
 @Suite struct ConcurrencyTests {
+    /// Deletes racing ingests of the same device over real connections: every reading the
+    /// device holds at the end was answered 202, and its cumulative count is exactly theirs, so
+    /// each accepted reading went either with a deleted device or into the one left, never both.
+    @Test(arguments: Engine.allCases)
+    func deletesRacingIngestsAreLinearisable(engine: Engine) async throws {
+        let writers = 6
+        let perWriter = 60
+        try await withApp(engine, .live) { client in
+            let port = try #require(client.port)
+            let accepted = try await withThrowingTaskGroup(of: [String: Int64].self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) {
+                            http in
+                            var mine: [String: Int64] = [:]
+                            for k in 0..<perWriter {
+                                // Distinct instants: writer w owns minute w, second k.
+                                let stamp = String(format: "2024-01-01T00:%02d:%02dZ", writer, k)
+                                let body = ingestBody("raced", [(stamp, UInt64(writer + 1))])
+                                let response = try await http.execute(
+                                    .init("/ingest", method: .post, headers: jsonHeaders, body: ByteBuffer(string: body)))
+                                if response.status == .accepted { mine[stamp] = Int64(writer + 1) }
+                            }
+                            return mine
+                        }
+                    }
+                }
+                group.addTask {
+                    try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(120))) { http in
+                        for _ in 0..<20 {
+                            let status = try await http.execute(.init("/devices/raced", method: .delete)).status
+                            #expect(status == .noContent || status == .notFound)
+                        }
+                    }
+                    return [:]
+                }
+                var all: [String: Int64] = [:]
+                for try await partial in group { all.merge(partial) { a, _ in a } }
+                return all
+            }
+            // Each instant is sent once, so each is new to whichever device it meets.
+            #expect(accepted.count == writers * perWriter)
+            let device = try await client.get("/devices/raced?limit=100000")
+            guard device.status == .ok else {
+                #expect(device.status == .notFound)
+                return
+            }
+            let data = try #require(try device.json["data"]?.value as? [String: Any])
+            var sum: Int64 = 0
+            for (stamp, count) in data {
+                let value = (count as? NSNumber)?.int64Value
+                #expect(value == accepted[stamp], "\(stamp) is held but was never accepted with that count")
+                sum += value ?? 0
+            }
+            #expect(try device.json["cumulative_count"]?.int == sum)
+        }
+    }
+
     @Test(arguments: Engine.allCases)
     func racingOverlappingBatchesStoreEachInstantOnce(engine: Engine) async throws {
         let connections = 16
