@@ -26,6 +26,7 @@ extension PostgresStore {
     /// reads from the socket, holding the device's lock. See docs/postgres.md.
     public func deleteDevice(_ device: DeviceID) async throws -> Bool {
         let id = device.string
+        knownDevices.withLock { known in _ = known.remove(id) }
         return try await unavailableOnFailure { [logger] connection in
             try await connection.withTransaction(logger: logger) { connection in
                 var existed: Bool?

@@ -45,6 +45,10 @@ public final class PostgresStore: ReadingStore, Service {
     /// How long this instance keeps readings, when it removes expired ones (nil: forever). Every
     /// instance, with a retention or without, refuses readings before the database's horizon.
     let retention: Retention?
+    /// Gathers concurrent ingests into one transaction each (see ``IngestBatcher``).
+    let batcher: IngestBatcher
+    /// Device ids whose row this instance created or found (bounded; see `ensureDevices`).
+    let knownDevices = Mutex<Set<String>>([])
     private let timeout: Duration
     private let ready = Mutex(false)
     private let metrics: PostgresMetrics?
@@ -76,12 +80,17 @@ public final class PostgresStore: ReadingStore, Service {
     /// ``removeExpiredReadings()`` remove them. A call that has no
     /// answer after `timeout` (the database is down, stopped or unreachable) fails with
     /// ``StorageError/unavailable(_:)`` when `timeout` has passed. `/ready` says no once a probe
-    /// of the database has waited `readinessTimeout`.
+    /// of the database has waited `readinessTimeout`. Concurrent ingests are gathered into
+    /// transactions of many requests (see ``IngestBatcher``): a batch goes once `batchWindow` has
+    /// passed since its first request (0: at once) and a quarter of the pool's connections at
+    /// most are deciding batches at any moment; requests arriving meanwhile join the next batch.
     public init(
-        url: String, poolSize: Int = 16, schema: String? = nil, retention: Retention? = nil, timeout: Duration = .seconds(5),
-        readinessTimeout: Duration = .seconds(1), metrics: (any MetricsFactory)? = nil, logger: Logger
+        url: String, poolSize: Int = 16, schema: String? = nil, retention: Retention? = nil, batchWindow: Duration = .zero,
+        timeout: Duration = .seconds(5), readinessTimeout: Duration = .seconds(1), metrics: (any MetricsFactory)? = nil,
+        logger: Logger
     ) throws {
         self.readinessTimeout = readinessTimeout
+        self.batcher = IngestBatcher(window: batchWindow, maxReadings: 20_000, maxInFlight: max(1, poolSize / 4))
         let location = try PostgresURL(url)
         let poolTLS: PostgresClient.Configuration.TLS
         let connectionTLS: PostgresConnection.Configuration.TLS
@@ -263,6 +272,14 @@ public final class PostgresStore: ReadingStore, Service {
     /// then starts a new device. A row this batch created but that accepted nothing (every reading
     /// too old) is removed again, so that no device appears.
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
+        guard !readings.isEmpty else { return [] }
+        return try await batcher.submit(readings, for: device) { [self] batch in try await decideBatch(batch) }
+    }
+
+    /// One request in a transaction of its own (the path of every request before batching, and
+    /// still that of a device whose count could overflow within a batch): the same locks, horizon
+    /// and decisions as a batch, for one device.
+    func ingestAlone(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         let id = device.string
         let localHorizon = retention?.horizonNow() ?? .min

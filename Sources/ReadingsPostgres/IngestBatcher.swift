@@ -1,0 +1,107 @@
+import ReadingsDomain
+import Synchronization
+
+/// Gathers ingests arriving at the same moment, from any connection and for any device, into
+/// batches that the PostgreSQL engine decides in one transaction each (see
+/// `PostgresStore.decideBatch`): one commit, and a handful of statements, for many requests.
+///
+/// A request joins the batch being gathered. A batch goes to the database when `window` has
+/// passed since its first request, or at once when it holds `maxReadings` readings, but never
+/// while `maxInFlight` batches are already being decided: it then keeps gathering until one of
+/// them ends. So under light load a request waits at most `window` (0: not at all), and under
+/// heavy load batches grow by themselves to what arrives while the database works. A request
+/// larger than `maxReadings` makes a batch of its own. A failed batch fails only its own
+/// requests.
+final class IngestBatcher: Sendable {
+    /// One ingest request waiting for its answer.
+    struct Request: Sendable {
+        let device: DeviceID
+        let readings: [Reading]
+        let continuation: CheckedContinuation<[IngestOutcome], any Error>
+    }
+
+    private struct State {
+        var gathering: [Request] = []
+        var gatheredReadings = 0
+        var inFlight = 0
+        /// Whether a timer will look at `gathering` when the window has passed.
+        var timerArmed = false
+    }
+
+    let window: Duration
+    let maxReadings: Int
+    let maxInFlight: Int
+    private let state = Mutex(State())
+
+    /// Decides one batch: one result per request, in order (or throws for all of them).
+    typealias Decide = @Sendable ([(device: DeviceID, readings: [Reading])]) async throws -> [[IngestOutcome]]
+
+    init(window: Duration, maxReadings: Int, maxInFlight: Int) {
+        self.window = window
+        self.maxReadings = maxReadings
+        self.maxInFlight = maxInFlight
+    }
+
+    /// Decides `readings` of `device` in the next batch, with `decide` (the same function for
+    /// every request); returns their outcomes once the batch has committed.
+    func submit(_ readings: [Reading], for device: DeviceID, decide: @escaping Decide) async throws -> [IngestOutcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            let (batch, armTimer) = state.withLock { state -> ([Request]?, Bool) in
+                state.gathering.append(Request(device: device, readings: readings, continuation: continuation))
+                state.gatheredReadings += readings.count
+                guard state.inFlight < maxInFlight else { return (nil, false) }
+                if window == .zero || state.gatheredReadings >= maxReadings { return (Self.take(&state, maxReadings), false) }
+                if state.timerArmed { return (nil, false) }
+                state.timerArmed = true
+                return (nil, true)
+            }
+            if let batch { start(batch, decide) }
+            if armTimer {
+                Task {
+                    try? await Task.sleep(for: window)
+                    let batch = state.withLock { state -> [Request]? in
+                        state.timerArmed = false
+                        guard state.inFlight < maxInFlight, !state.gathering.isEmpty else { return nil }
+                        return Self.take(&state, maxReadings)
+                    }
+                    if let batch { start(batch, decide) }
+                }
+            }
+        }
+    }
+
+    /// Takes the gathered requests up to `maxReadings` readings (at least one request), counting
+    /// the batch in flight.
+    private static func take(_ state: inout State, _ maxReadings: Int) -> [Request] {
+        var count = 0
+        var taken = 0
+        for request in state.gathering {
+            if taken > 0 && count + request.readings.count > maxReadings { break }
+            count += request.readings.count
+            taken += 1
+        }
+        let batch = Array(state.gathering.prefix(taken))
+        state.gathering.removeFirst(taken)
+        state.gatheredReadings -= count
+        state.inFlight += 1
+        return batch
+    }
+
+    private func start(_ batch: [Request], _ decide: @escaping Decide) {
+        Task {
+            do {
+                let outcomes = try await decide(batch.map { ($0.device, $0.readings) })
+                for (request, result) in zip(batch, outcomes) { request.continuation.resume(returning: result) }
+            } catch {
+                for request in batch { request.continuation.resume(throwing: error) }
+            }
+            // What gathered meanwhile has waited long enough: it goes at once.
+            let next = state.withLock { state -> [Request]? in
+                state.inFlight -= 1
+                guard !state.gathering.isEmpty else { return nil }
+                return Self.take(&state, maxReadings)
+            }
+            if let next { start(next, decide) }
+        }
+    }
+}
