@@ -3,7 +3,7 @@
 # created here with initdb and stopped (and deleted) afterwards. When POSTGRES_TEST_URL is already
 # set, uses that server. When PostgreSQL is not installed, says so and runs the command without it
 # (the PostgreSQL engine's tests are then not run).
-# usage: scripts/with-postgres.sh COMMAND [ARGS...]
+# usage: [PG_DURABLE=1] scripts/with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
 if [ -n "${POSTGRES_TEST_URL:-}" ]; then exec "$@"; fi
 bindir=""
@@ -14,6 +14,10 @@ if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
   exec "$@"
 fi
 dir=$(mktemp -d /tmp/dr-pg.XXXXXX)
+# Tests run without fsync (they test answers, not disks); PG_DURABLE=1 keeps PostgreSQL's default
+# durability, for benchmarks.
+durability="-c fsync=off"
+[ "${PG_DURABLE:-0}" = 1 ] && durability=""
 port=$(( 20000 + RANDOM % 20000 ))
 as_postgres=()
 if [ "$(id -u)" = 0 ]; then
@@ -28,6 +32,6 @@ cleanup() {
 trap cleanup EXIT
 "${as_postgres[@]}" "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null
 "${as_postgres[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500" start >/dev/null
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${durability} -c max_connections=500" start >/dev/null
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port for the tests" >&2
 POSTGRES_TEST_URL="postgres://postgres@127.0.0.1:$port/postgres" "$@"

@@ -73,10 +73,16 @@ import Testing
             Issue.record("journaled with DATA_DIR")
             return
         }
-        guard case .postgres(_, 16) = try engine(["POSTGRES_URL": "postgres://x@h/db", "DATA_DIR": ""]) else {
+        guard case .postgres(_, 16, .zero) = try engine(["POSTGRES_URL": "postgres://x@h/db", "DATA_DIR": ""]) else {
             Issue.record("postgres with POSTGRES_URL")
             return
         }
+        guard case .postgres(_, _, .milliseconds(2)) = try engine(["POSTGRES_URL": "postgres://x@h/db", "POSTGRES_BATCH_WINDOW": "2ms"])
+        else {
+            Issue.record("postgres with a batch window")
+            return
+        }
         #expect(throws: (any Error).self) { try engine(["POSTGRES_URL": "postgres://x@h/db", "DATA_DIR": "/tmp/d"]) }
+        #expect(throws: (any Error).self) { try engine(["POSTGRES_URL": "postgres://x@h/db", "POSTGRES_BATCH_WINDOW": "2s"]) }
     }
 }

@@ -14,7 +14,7 @@ struct ServerPlan {
     enum Engine {
         case memory
         case journaled(directory: String, policy: SyncPolicy, snapshots: SnapshotTrigger)
-        case postgres(url: String, poolSize: Int)
+        case postgres(url: String, poolSize: Int, batchWindow: Duration)
     }
 
     var configuration = ServerConfiguration()
@@ -46,7 +46,11 @@ struct ServerPlan {
             guard directory == nil else {
                 throw ValidationError("--postgres-url and --data-dir choose different engines: give one")
             }
-            engine = .postgres(url: url, poolSize: try values.integer(.postgresPoolSize)!)
+            let windowText = values.text(.postgresBatchWindow) ?? Setting.postgresBatchWindow.defaultText
+            guard let window = StorageSettings.duration(windowText), window <= .seconds(1) else {
+                throw ValidationError("--postgres-batch-window must be a duration from 0s to 1s such as 0s or 2ms, got '\(windowText)'")
+            }
+            engine = .postgres(url: url, poolSize: try values.integer(.postgresPoolSize)!, batchWindow: window)
         } else if let directory {
             let policy = try StorageSettings.syncPolicy(
                 try values.choice(.sync), interval: values.text(.syncInterval) ?? Setting.syncInterval.defaultText)
@@ -83,9 +87,10 @@ func makeApplication(
         metadata["storage.sync"] = "\(policy)"
         application = buildApplication(
             configuration: plan.configuration, store: store, services: [store], metrics: metrics, logger: logger)
-    case .postgres(let url, let poolSize):
+    case .postgres(let url, let poolSize, let batchWindow):
         let store = try PostgresStore(
-            url: url, poolSize: poolSize, retention: plan.configuration.retention, metrics: metrics.factory, logger: logger)
+            url: url, poolSize: poolSize, retention: plan.configuration.retention, batchWindow: batchWindow, metrics: metrics.factory,
+            logger: logger)
         metadata["storage.engine"] = "postgres"
         application = buildApplication(
             configuration: plan.configuration, store: store, services: [store], metrics: metrics, logger: logger)

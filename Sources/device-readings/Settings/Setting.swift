@@ -81,6 +81,11 @@ extension Setting {
     static let postgresPoolSize = Setting(
         flag: "postgres-pool-size", environment: "POSTGRES_POOL_SIZE", kind: .integer(1...1000), defaultText: "16",
         meaning: "most connections to PostgreSQL per instance")
+    static let postgresBatchWindow = Setting(
+        flag: "postgres-batch-window", environment: "POSTGRES_BATCH_WINDOW", kind: .duration, defaultText: "0s",
+        meaning:
+            "with `--postgres-url`: how long concurrent ingests gather before going to the database as one transaction (`0s`: as soon as a connection is free; requests that arrive while batches are being decided join the next one anyway); longer means fewer, larger transactions and that much more latency"
+    )
     static let apiKey = Setting(
         flag: "api-key", environment: "API_KEYS", kind: .list, defaultText: "none",
         meaning:
@@ -116,7 +121,7 @@ extension Setting {
     /// Every setting, in the order help and docs list them.
     static let all: [Setting] = [
         host, port, maxBodySize, maxReadings, logLevel, dataDir, sync, syncInterval, snapshotEvery, retention, postgresURL,
-        postgresPoolSize, apiKey, readAPIKey, metricsAuth, idleTimeout, requestTimeout, maxConnections, maxHeaderSize,
+        postgresPoolSize, postgresBatchWindow, apiKey, readAPIKey, metricsAuth, idleTimeout, requestTimeout, maxConnections, maxHeaderSize,
         maxInflightBytes,
     ]
 
