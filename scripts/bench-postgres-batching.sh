@@ -35,14 +35,14 @@ serve "$p1"; serve "$p2"
 for round in $(seq "$ROUNDS"); do
   naive=$("$PGBIN/pgbench" -n -c 16 -j 2 -T 6 -f "$script" "$URL" 2>/dev/null | awk '/^tps/ {print int($3)}')
   one=$($BIN bench --url "http://127.0.0.1:$p1" --devices 1000 --readings 60 --batch 1 --concurrency 16 --id-prefix "b1-$round-" 2>/dev/null \
-    | field 'f"{d[\"readings_per_second\"]:.0f} {d[\"latency_ms\"][\"p99\"]}"')
+    | field 'int(d["readings_per_second"]), d["latency_ms"]["p99"]')
   echo "round $round: pgbench $naive inserts/s; batch 1: ${one% *} readings/s, p99 ${one#* } ms"
   echo "$naive ${one% *} ${one#* }" >> /tmp/bench-pg-rounds.$$
 done
 hundred=$($BIN bench --url "http://127.0.0.1:$p1" --devices 1000 --readings 2000 --batch 100 --concurrency 16 --id-prefix b100- 2>/dev/null \
-  | field 'f"{d[\"readings_per_second\"]:.0f}"')
+  | field 'int(d["readings_per_second"])')
 fresh=$($BIN bench --url "http://127.0.0.1:$p1" --devices 1000 --readings 5000 --batch 1000 --concurrency 8 --id-prefix b1000- 2>/dev/null \
-  | field 'f"{d[\"readings_per_second\"]:.0f}"')
+  | field 'int(d["readings_per_second"])')
 $BIN bench --url "http://127.0.0.1:$p1" --devices 500 --readings 2000 --batch 100 --concurrency 8 --id-prefix twoa- 2>/dev/null > /tmp/bench-pg-two-a.$$ &
 a=$!
 $BIN bench --url "http://127.0.0.1:$p2" --devices 500 --readings 2000 --batch 100 --concurrency 8 --id-prefix twob- 2>/dev/null > /tmp/bench-pg-two-b.$$

@@ -44,5 +44,12 @@ enum PostgresSchema {
                 """,
                 "INSERT INTO retention_horizon (singleton, horizon) VALUES (true, -9223372036854775808)",
             ]),
+        // The horizon a device's own readings were removed before, kept on its row: a batch that
+        // locks the row sees its newest value in the same statement (see PostgresStore+Batch).
+        Migration(
+            version: 3,
+            statements: [
+                "ALTER TABLE devices ADD COLUMN expired_before bigint NOT NULL DEFAULT -9223372036854775808"
+            ]),
     ]
 }

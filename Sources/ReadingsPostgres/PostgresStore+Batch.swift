@@ -40,21 +40,18 @@ extension PostgresStore {
         var ids = Array(Set(requests.map(\.device.string)))
         ids.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-        var overflowing: Set<Int> = []
+        // Devices whose requests go one at a time after the batch, in batch order: those that
+        // might overflow, or all of them when devices kept vanishing (deleted again and again).
+        var alone: Set<Int> = Set(ids.indices)
         for attempt in 0..<3 {
             try await ensureDevices(ids, all: attempt > 0)
             let outcome = try await decideLocked(requests, ids: ids, position: position)
-            switch outcome {
-            case .decided(let decided, let leftOut):
-                results = decided
-                overflowing = leftOut
-            case .devicesVanished:
-                continue
-            }
+            guard case .decided(let decided, let leftOut) = outcome else { continue }
+            results = decided
+            alone = leftOut
             break
         }
-        // Requests of devices that might overflow, one at a time, in batch order.
-        for (k, request) in requests.enumerated() where overflowing.contains(position[request.device.string]!) {
+        for (k, request) in requests.enumerated() where alone.contains(position[request.device.string]!) {
             results[k] = try await ingestAlone(request.readings, for: request.device)
         }
         return results
@@ -89,166 +86,167 @@ extension PostgresStore {
         _ requests: [(device: DeviceID, readings: [Reading])], ids: [String], position: [String: Int]
     ) async throws -> LockedOutcome {
         let localHorizon = retention?.horizonNow().nanoseconds ?? .min
-        return try await unavailableOnFailure { [logger] connection in
-            try await connection.withTransaction(logger: logger) { connection -> LockedOutcome in
-                // 2. The locks, in id order.
-                var rows = [(latest: Int64, cumulative: Int64, readings: Int64)?](repeating: nil, count: ids.count)
-                for try await (id, latest, cumulative, count) in try await connection.query(
-                    """
-                    SELECT device_id, latest, cumulative, readings FROM devices WHERE device_id = ANY(\(ids)::text[])
-                    ORDER BY device_id FOR UPDATE
-                    """, logger: logger
-                ).decode((String, Int64, Int64, Int64).self) {
-                    if let p = position[id] { rows[p] = (latest, cumulative, count) }
-                }
-                if rows.contains(where: { $0 == nil }) {
-                    let vanished = ids.indices.filter { rows[$0] == nil }.map { ids[$0] }
-                    self.knownDevices.withLock { known in known.subtract(vanished) }
-                    return .devicesVanished
-                }
-                // Candidates: the first occurrence of each (device, instant), and an upper bound of
-                // what each device could add.
-                var candidates: [Key: UInt64] = [:]
-                var bound = rows.map { UInt64($0!.cumulative) }
-                var devices: [String] = []
-                var instants: [Int64] = []
-                var counts: [Int64] = []
-                for request in requests {
-                    let d = position[request.device.string]!
-                    for reading in request.readings {
-                        let key = Key(device: d, instant: reading.instant.nanoseconds)
-                        guard candidates[key] == nil else { continue }
-                        candidates[key] = reading.count
-                        bound[d] &+= reading.count
-                    }
-                }
-                let leftOut = Set(bound.indices.filter { bound[$0] > UInt64(Int64.max) })
-                for (key, count) in candidates where !leftOut.contains(key.device) {
-                    devices.append(ids[key.device])
-                    instants.append(key.instant)
-                    counts.append(Int64(count))
-                }
-                // 3. The horizon and the insert, in one statement after the locks.
-                var inserted: Set<Key> = []
-                var horizon = localHorizon
-                for try await (id, instant) in try await connection.query(
-                    """
-                    WITH h AS (SELECT horizon FROM retention_horizon),
-                    ins AS (
-                      INSERT INTO readings (device_id, instant, count)
-                      SELECT u.d, u.i, u.c FROM unnest(\(devices)::text[], \(instants)::bigint[], \(counts)::bigint[]) AS u(d, i, c), h
-                      WHERE u.i >= GREATEST(h.horizon, \(localHorizon))
-                      ON CONFLICT (device_id, instant) DO NOTHING
-                      RETURNING device_id, instant)
-                    SELECT device_id, instant FROM ins
-                    UNION ALL SELECT NULL, horizon FROM h
-                    """, logger: logger
-                ).decode((String?, Int64).self) {
-                    if let id {
-                        inserted.insert(Key(device: position[id]!, instant: instant))
-                    } else {
-                        horizon = max(horizon, instant)
-                    }
-                }
-                // The counts stored before, for the candidates that were not new.
-                var stored: [Key: UInt64] = [:]
-                var lookupDevices: [String] = []
-                var lookupInstants: [Int64] = []
-                for (d, i) in zip(devices, instants) where i >= horizon {
-                    let key = Key(device: position[d]!, instant: i)
-                    if !inserted.contains(key) {
-                        lookupDevices.append(d)
-                        lookupInstants.append(i)
-                    }
-                }
-                if !lookupDevices.isEmpty {
-                    for try await (id, instant, count) in try await connection.query(
-                        """
-                        SELECT r.device_id, r.instant, r.count FROM readings r
-                        JOIN unnest(\(lookupDevices)::text[], \(lookupInstants)::bigint[]) AS u(d, i) ON r.device_id = u.d AND r.instant = u.i
-                        """, logger: logger
-                    ).decode((String, Int64, Int64).self) {
-                        stored[Key(device: position[id]!, instant: instant)] = UInt64(count)
-                    }
-                }
-                // 4. The outcomes, in batch order.
-                var results: [[IngestOutcome]] = []
-                results.reserveCapacity(requests.count)
-                var cumulative = rows.map { UInt64($0!.cumulative) }
-                var added = [Int64](repeating: 0, count: ids.count)
-                var latest = [Int64](repeating: .min, count: ids.count)
-                for request in requests {
-                    let d = position[request.device.string]!
-                    if leftOut.contains(d) {
-                        results.append([])
-                        continue
-                    }
-                    var outcomes: [IngestOutcome] = []
-                    outcomes.reserveCapacity(request.readings.count)
-                    for reading in request.readings {
-                        let t = reading.instant.nanoseconds
-                        guard t >= horizon else {
-                            outcomes.append(.tooOld)
-                            continue
-                        }
-                        let key = Key(device: d, instant: t)
-                        var existing = stored[key]
-                        if existing == nil && !inserted.contains(key) {
-                            // Inserted by nobody and stored by nobody: impossible under the locks.
-                            throw PostgresBatchError.inconsistent("\(ids[d]) at \(t) is neither new nor stored")
-                        }
-                        if existing == nil && inserted.contains(key) {
-                            // The first occurrence takes the new row; later ones meet its count.
-                            existing = nil
-                        }
-                        let outcome = IngestDecision.decide(reading.count, existing: existing, cumulative: &cumulative[d])
-                        if outcome == .accepted {
-                            stored[key] = reading.count
-                            added[d] += 1
-                            latest[d] = max(latest[d], t)
-                        }
-                        outcomes.append(outcome)
-                    }
-                    results.append(outcomes)
-                }
-                // The summaries, and the rows of devices that accepted nothing, ever.
-                var updateIds: [String] = []
-                var updateCumulative: [Int64] = []
-                var updateLatest: [Int64] = []
-                var updateAdded: [Int64] = []
-                var empty: [String] = []
-                for d in ids.indices where !leftOut.contains(d) {
-                    if added[d] > 0 {
-                        updateIds.append(ids[d])
-                        updateCumulative.append(Int64(cumulative[d]))
-                        updateLatest.append(latest[d])
-                        updateAdded.append(added[d])
-                    } else if let row = rows[d], row.readings == 0, row.latest == .min, row.cumulative == 0 {
-                        empty.append(ids[d])
-                    }
-                }
-                if !updateIds.isEmpty {
-                    try await connection.query(
-                        """
-                        UPDATE devices AS d SET cumulative = v.c, latest = GREATEST(d.latest, v.l), readings = d.readings + v.n
-                        FROM unnest(\(updateIds)::text[], \(updateCumulative)::bigint[], \(updateLatest)::bigint[], \(updateAdded)::bigint[])
-                          AS v(id, c, l, n)
-                        WHERE d.device_id = v.id
-                        """, logger: logger)
-                }
-                if !empty.isEmpty {
-                    try await connection.query(
-                        "DELETE FROM devices WHERE device_id = ANY(\(empty)::text[]) AND readings = 0 AND latest = \(Int64.min)",
-                        logger: logger)
-                    self.knownDevices.withLock { known in known.subtract(empty) }
-                }
-                return .decided(results, leftOut: leftOut)
+        // The first occurrence of each (device, instant), in batch order, and each device's bound:
+        // the sum of its candidates' counts (what it could add at most).
+        var candidates: [Key: UInt64] = [:]
+        var order: [Key] = []
+        var totals = [UInt64](repeating: 0, count: ids.count)
+        for request in requests {
+            let d = position[request.device.string]!
+            for reading in request.readings {
+                let key = Key(device: d, instant: reading.instant.nanoseconds)
+                guard candidates[key] == nil else { continue }
+                candidates[key] = reading.count
+                order.append(key)
+                totals[d] = totals[d] &+ reading.count
             }
         }
+        let devicesOf = order.map { Int32($0.device + 1) }
+        let instants = order.map(\.instant)
+        let counts = order.map { Int64(candidates[$0]!) }
+        let bounds = totals.map { Int64(clamping: $0) }
+        // One statement (one round trip, its own transaction): lock, insert, count. See the
+        // extension's description; `kind` 0 rows describe devices, 1 rows readings returned by the
+        // insert (new ones with their own count, conflicts with the count stored).
+        let deviceCount = ids.count
+        let (found, returned) = try await unavailableOnFailure { [logger] connection in
+            var found = [(cumulative: Int64, fits: Bool, horizon: Int64)?](repeating: nil, count: deviceCount)
+            var returned: [Key: UInt64] = [:]
+            for try await (kind, ordinal, a, b, c) in try await connection.query(
+                """
+                WITH devs AS (
+                  SELECT t.id, t.bound, t.ord FROM unnest(\(ids)::text[], \(bounds)::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
+                ), locked AS (
+                  SELECT d.device_id, d.cumulative, d.expired_before, devs.ord,
+                         (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
+                  FROM devices d JOIN devs ON devs.id = d.device_id
+                  ORDER BY d.device_id FOR UPDATE OF d
+                ), h AS (
+                  SELECT horizon FROM retention_horizon
+                ), cand AS (
+                  SELECT l.device_id, c.i, c.c FROM unnest(\(devicesOf)::int[], \(instants)::bigint[], \(counts)::bigint[]) AS c(k, i, c)
+                  JOIN locked l ON l.ord = c.k CROSS JOIN h
+                  WHERE l.fits AND c.i >= GREATEST(l.expired_before, h.horizon, \(localHorizon))
+                ), ins AS (
+                  INSERT INTO readings AS r (device_id, instant, count)
+                  SELECT device_id, i, c FROM cand
+                  ON CONFLICT (device_id, instant) DO UPDATE SET count = r.count WHERE r.count <> EXCLUDED.count
+                  RETURNING r.device_id, r.instant, r.count
+                ), acc AS (
+                  SELECT ins.device_id, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
+                  FROM ins JOIN cand ON cand.device_id = ins.device_id AND cand.i = ins.instant AND cand.c = ins.count
+                  GROUP BY ins.device_id
+                ), upd AS (
+                  UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
+                    readings = d.readings + acc.n
+                  FROM acc WHERE d.device_id = acc.device_id
+                )
+                SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
+                       GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
+                UNION ALL
+                SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.device_id = ins.device_id
+                """, logger: logger
+            ).decode((Int64, Int64, Int64, Int64, Int64).self) {
+                let d = Int(ordinal) - 1
+                if kind == 0 {
+                    found[d] = (a, b == 1, c)
+                } else {
+                    returned[Key(device: d, instant: a)] = UInt64(b)
+                }
+            }
+            return (found, returned)
+        }
+        if found.contains(where: { $0 == nil }) {
+            // Deleted meanwhile (or never created): nothing of theirs was inserted (the insert
+            // joins the locked rows), so the whole batch can be decided again.
+            let vanished = ids.indices.filter { found[$0] == nil }.map { ids[$0] }
+            knownDevices.withLock { known in known.subtract(vanished) }
+            guard vanished.count == ids.count || returned.isEmpty else {
+                // Others were decided and stored: answer them, and decide the vanished devices'
+                // requests again on their own.
+                return try await finish(
+                    requests, ids: ids, position: position, found: found, returned: returned, candidates: candidates,
+                    localHorizon: localHorizon)
+            }
+            return .devicesVanished
+        }
+        return try await finish(
+            requests, ids: ids, position: position, found: found, returned: returned, candidates: candidates, localHorizon: localHorizon)
     }
-}
 
-/// A batch that found the database in a state its locks rule out (a bug, reported as 503).
-enum PostgresBatchError: Error {
-    case inconsistent(String)
+    /// The outcomes in batch order from what the statement returned: a candidate returned with its
+    /// own count was inserted (new), returned with another count is a conflict with that count,
+    /// not returned is a duplicate (the insert skips a row whose stored count is the same) unless
+    /// it is before the device's horizon. Later occurrences meet the first one's decision.
+    private func finish(
+        _ requests: [(device: DeviceID, readings: [Reading])], ids: [String], position: [String: Int],
+        found: [(cumulative: Int64, fits: Bool, horizon: Int64)?], returned: [Key: UInt64], candidates: [Key: UInt64],
+        localHorizon: Int64
+    ) async throws -> LockedOutcome {
+        var results: [[IngestOutcome]] = []
+        results.reserveCapacity(requests.count)
+        var leftOut: Set<Int> = []
+        var stored: [Key: UInt64] = [:]
+        var cumulative = found.map { UInt64($0?.cumulative ?? 0) }
+        var again: [Int] = []
+        for (k, request) in requests.enumerated() {
+            let d = position[request.device.string]!
+            guard let row = found[d] else {
+                again.append(k)
+                results.append([])
+                continue
+            }
+            guard row.fits else {
+                leftOut.insert(d)
+                results.append([])
+                continue
+            }
+            let horizon = max(row.horizon, localHorizon)
+            var outcomes: [IngestOutcome] = []
+            outcomes.reserveCapacity(request.readings.count)
+            for reading in request.readings {
+                let t = reading.instant.nanoseconds
+                guard t >= horizon else {
+                    outcomes.append(.tooOld)
+                    continue
+                }
+                let key = Key(device: d, instant: t)
+                if stored[key] == nil {
+                    // The first occurrence: decided by the statement.
+                    let mine = candidates[key]!
+                    let existing: UInt64?
+                    if let count = returned[key] { existing = count == mine ? nil : count } else { existing = mine }
+                    stored[key] = existing ?? mine
+                    let outcome = IngestDecision.decide(mine, existing: existing, cumulative: &cumulative[d])
+                    guard reading.count == mine else { preconditionFailure("the first occurrence carries the candidate's count") }
+                    outcomes.append(outcome)
+                } else {
+                    outcomes.append(IngestDecision.decide(reading.count, existing: stored[key], cumulative: &cumulative[d]))
+                }
+            }
+            results.append(outcomes)
+        }
+        for k in again {
+            results[k] = try await ingestAlone(requests[k].readings, for: requests[k].device)
+        }
+        try await removeEmptyRows(ids: ids, found: found, returned: returned, leftOut: leftOut)
+        return .decided(results, leftOut: leftOut)
+    }
+
+    /// Rows created for this batch that accepted nothing and never had a reading: not devices, so
+    /// they go again (with the same conditions checked in the statement, under its row lock).
+    private func removeEmptyRows(
+        ids: [String], found: [(cumulative: Int64, fits: Bool, horizon: Int64)?], returned: [Key: UInt64], leftOut: Set<Int>
+    ) async throws {
+        let accepted = Set(returned.keys.map(\.device))
+        let candidates = ids.indices.filter { found[$0] != nil && found[$0]!.cumulative == 0 && !accepted.contains($0) && !leftOut.contains($0) }
+        guard !candidates.isEmpty else { return }
+        let empty = candidates.map { ids[$0] }
+        try await unavailableOnFailure { [logger] connection in
+            try await connection.query(
+                "DELETE FROM devices WHERE device_id = ANY(\(empty)::text[]) AND readings = 0 AND latest = \(Int64.min) AND cumulative = 0",
+                logger: logger)
+        }
+        knownDevices.withLock { known in known.subtract(empty) }
+    }
 }

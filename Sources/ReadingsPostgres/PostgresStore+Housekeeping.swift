@@ -146,7 +146,8 @@ extension PostgresStore {
                     }
                     if deleted > 0 {
                         try await connection.query(
-                            "UPDATE devices SET readings = readings - \(deleted) WHERE device_id = \(device)", logger: logger)
+                            "UPDATE devices SET readings = readings - \(deleted), expired_before = GREATEST(expired_before, \(horizon)) WHERE device_id = \(device)",
+                            logger: logger)
                     }
                     return deleted
                 }

@@ -209,9 +209,9 @@ struct PostgresHousekeepingTests {
 
     /// The interleaving the horizon is read after the row lock for: a batch repeating an expired
     /// reading starts and waits for the device's lock, held by a removal's step; meanwhile the
-    /// horizon advances, then the step deletes the reading and commits. The batch must answer
-    /// `tooOld`: had it read the horizon before the lock, it would find the reading gone and
-    /// accept it again, counting it twice.
+    /// horizon advances, then the step deletes the reading, records the horizon on the device's
+    /// row and commits. The batch must answer `tooOld`: had it taken the horizon from before the
+    /// lock, it would find the reading gone and accept it again, counting it twice.
     @Test func aBatchWaitingForTheDeviceLockSeesTheHorizonTheRemovalAdvanced() async throws {
         try await withPostgresStores([nil, nil]) { stores in
             let (ingesting, removing) = (stores[0], stores[1])
@@ -255,7 +255,9 @@ struct PostgresHousekeepingTests {
                     }
                     try await connection.query(
                         "DELETE FROM readings WHERE device_id = \(id) AND instant < \(horizon)", logger: logger)
-                    try await connection.query("UPDATE devices SET readings = readings - 1 WHERE device_id = \(id)", logger: logger)
+                    try await connection.query(
+                        "UPDATE devices SET readings = readings - 1, expired_before = GREATEST(expired_before, \(horizon)) WHERE device_id = \(id)",
+                        logger: logger)
                     return batch
                 }
             }
