@@ -112,41 +112,9 @@ extension PostgresStore {
         let (found, returned) = try await unavailableOnFailure { [logger] connection in
             var found = [(cumulative: Int64, fits: Bool, horizon: Int64)?](repeating: nil, count: deviceCount)
             var returned: [Key: UInt64] = [:]
-            for try await (kind, ordinal, a, b, c) in try await connection.query(
-                """
-                WITH devs AS (
-                  SELECT t.id, t.bound, t.ord FROM unnest(\(ids)::text[], \(bounds)::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
-                ), locked AS (
-                  SELECT d.device_id, d.cumulative, d.expired_before, devs.ord,
-                         (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
-                  FROM devices d JOIN devs ON devs.id = d.device_id
-                  ORDER BY d.device_id FOR UPDATE OF d
-                ), h AS (
-                  SELECT horizon FROM retention_horizon
-                ), cand AS (
-                  SELECT l.device_id, c.i, c.c FROM unnest(\(devicesOf)::int[], \(instants)::bigint[], \(counts)::bigint[]) AS c(k, i, c)
-                  JOIN locked l ON l.ord = c.k CROSS JOIN h
-                  WHERE l.fits AND c.i >= GREATEST(l.expired_before, h.horizon, \(localHorizon))
-                ), ins AS (
-                  INSERT INTO readings AS r (device_id, instant, count)
-                  SELECT device_id, i, c FROM cand
-                  ON CONFLICT (device_id, instant) DO UPDATE SET count = r.count WHERE r.count <> EXCLUDED.count
-                  RETURNING r.device_id, r.instant, r.count
-                ), acc AS (
-                  SELECT ins.device_id, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
-                  FROM ins JOIN cand ON cand.device_id = ins.device_id AND cand.i = ins.instant AND cand.c = ins.count
-                  GROUP BY ins.device_id
-                ), upd AS (
-                  UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
-                    readings = d.readings + acc.n
-                  FROM acc WHERE d.device_id = acc.device_id
-                )
-                SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
-                       GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
-                UNION ALL
-                SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.device_id = ins.device_id
-                """, logger: logger
-            ).decode((Int64, Int64, Int64, Int64, Int64).self) {
+            let statement = BatchStatement(
+                ids: ids, bounds: bounds, devices: devicesOf, instants: instants, counts: counts, localHorizon: localHorizon)
+            for try await (kind, ordinal, a, b, c) in try await connection.execute(statement, logger: logger) {
                 let d = Int(ordinal) - 1
                 if kind == 0 {
                     found[d] = (a, b == 1, c)
@@ -248,5 +216,66 @@ extension PostgresStore {
                 logger: logger)
         }
         knownDevices.withLock { known in known.subtract(empty) }
+    }
+}
+
+/// The batch's one statement, prepared once per connection (its plan is made once, not per batch).
+struct BatchStatement: PostgresPreparedStatement {
+    static let name = "device_readings_batch_v1"
+    static let sql = """
+        WITH devs AS (
+          SELECT t.id, t.bound, t.ord FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
+        ), locked AS (
+          SELECT d.device_id, d.cumulative, d.expired_before, devs.ord,
+                 (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
+          FROM devices d JOIN devs ON devs.id = d.device_id
+          ORDER BY d.device_id FOR UPDATE OF d
+        ), h AS (
+          SELECT horizon FROM retention_horizon
+        ), cand AS (
+          SELECT l.device_id, c.i, c.c FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS c(k, i, c)
+          JOIN locked l ON l.ord = c.k CROSS JOIN h
+          WHERE l.fits AND c.i >= GREATEST(l.expired_before, h.horizon, $6::bigint)
+        ), ins AS (
+          INSERT INTO readings AS r (device_id, instant, count)
+          SELECT device_id, i, c FROM cand
+          ON CONFLICT (device_id, instant) DO UPDATE SET count = r.count WHERE r.count <> EXCLUDED.count
+          RETURNING r.device_id, r.instant, r.count
+        ), acc AS (
+          SELECT ins.device_id, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
+          FROM ins JOIN cand ON cand.device_id = ins.device_id AND cand.i = ins.instant AND cand.c = ins.count
+          GROUP BY ins.device_id
+        ), upd AS (
+          UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
+            readings = d.readings + acc.n
+          FROM acc WHERE d.device_id = acc.device_id
+        )
+        SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
+               GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
+        UNION ALL
+        SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.device_id = ins.device_id
+        """
+    typealias Row = (Int64, Int64, Int64, Int64, Int64)
+
+    var ids: [String]
+    var bounds: [Int64]
+    var devices: [Int32]
+    var instants: [Int64]
+    var counts: [Int64]
+    var localHorizon: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(ids)
+        bindings.append(bounds)
+        bindings.append(devices)
+        bindings.append(instants)
+        bindings.append(counts)
+        bindings.append(localHorizon)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }
