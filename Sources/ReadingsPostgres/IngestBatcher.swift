@@ -6,12 +6,15 @@ import Synchronization
 /// `PostgresStore.decideBatch`): one commit, and a handful of statements, for many requests.
 ///
 /// A request joins the batch being gathered. A batch goes to the database when `window` has
-/// passed since its first request, or at once when it holds `maxReadings` readings, but never
-/// while `maxInFlight` batches are already being decided: it then keeps gathering until one of
-/// them ends. So under light load a request waits at most `window` (0: not at all), and under
-/// heavy load batches grow by themselves to what arrives while the database works. A request
-/// larger than `maxReadings` makes a batch of its own. A failed batch fails only its own
-/// requests.
+/// passed since its first request, or at once when it holds `maxReadings` readings, but only
+/// when no batch is being decided, or when fewer than `maxInFlight` are and it holds at least
+/// `parallelReadings` readings; otherwise it keeps gathering until one of them ends. So under
+/// light load a request waits at most `window` (0: not at all); under heavy load small requests
+/// gather into one batch at a time (each commit, which waits for the disk, carries as many as
+/// possible: on two cores, one batch at a time of 16 one-reading requests beat four at a time
+/// by 1.6× in throughput and halved p99), while large ones are decided side by side (the database
+/// uses more than one core for them). A request larger than `maxReadings` makes a batch of its
+/// own. A failed batch fails only its own requests.
 final class IngestBatcher: Sendable {
     /// One ingest request waiting for its answer.
     struct Request: Sendable {
@@ -31,15 +34,23 @@ final class IngestBatcher: Sendable {
     let window: Duration
     let maxReadings: Int
     let maxInFlight: Int
+    /// Gathered readings from which a batch may go while another is being decided.
+    let parallelReadings: Int
     private let state = Mutex(State())
 
     /// Decides one batch: one result per request, in order (or throws for all of them).
     typealias Decide = @Sendable ([(device: DeviceID, readings: [Reading])]) async throws -> [[IngestOutcome]]
 
-    init(window: Duration, maxReadings: Int, maxInFlight: Int) {
+    init(window: Duration, maxReadings: Int, maxInFlight: Int, parallelReadings: Int) {
         self.window = window
         self.maxReadings = maxReadings
         self.maxInFlight = maxInFlight
+        self.parallelReadings = parallelReadings
+    }
+
+    /// Whether a gathered batch may go now.
+    private func mayStart(_ state: State) -> Bool {
+        state.inFlight == 0 || (state.inFlight < maxInFlight && state.gatheredReadings >= parallelReadings)
     }
 
     /// Decides `readings` of `device` in the next batch, with `decide` (the same function for
@@ -49,7 +60,7 @@ final class IngestBatcher: Sendable {
             let (batch, armTimer) = state.withLock { state -> ([Request]?, Bool) in
                 state.gathering.append(Request(device: device, readings: readings, continuation: continuation))
                 state.gatheredReadings += readings.count
-                guard state.inFlight < maxInFlight else { return (nil, false) }
+                guard mayStart(state) else { return (nil, false) }
                 if window == .zero || state.gatheredReadings >= maxReadings { return (Self.take(&state, maxReadings), false) }
                 if state.timerArmed { return (nil, false) }
                 state.timerArmed = true
@@ -61,7 +72,7 @@ final class IngestBatcher: Sendable {
                     try? await Task.sleep(for: window)
                     let batch = state.withLock { state -> [Request]? in
                         state.timerArmed = false
-                        guard state.inFlight < maxInFlight, !state.gathering.isEmpty else { return nil }
+                        guard !state.gathering.isEmpty, mayStart(state) else { return nil }
                         return Self.take(&state, maxReadings)
                     }
                     if let batch { start(batch, decide) }
@@ -98,7 +109,7 @@ final class IngestBatcher: Sendable {
             // What gathered meanwhile has waited long enough: it goes at once.
             let next = state.withLock { state -> [Request]? in
                 state.inFlight -= 1
-                guard !state.gathering.isEmpty else { return nil }
+                guard !state.gathering.isEmpty, mayStart(state) else { return nil }
                 return Self.take(&state, maxReadings)
             }
             if let next { start(next, decide) }

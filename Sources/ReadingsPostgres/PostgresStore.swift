@@ -82,15 +82,16 @@ public final class PostgresStore: ReadingStore, Service {
     /// ``StorageError/unavailable(_:)`` when `timeout` has passed. `/ready` says no once a probe
     /// of the database has waited `readinessTimeout`. Concurrent ingests are gathered into
     /// transactions of many requests (see ``IngestBatcher``): a batch goes once `batchWindow` has
-    /// passed since its first request (0: at once) and a quarter of the pool's connections at
-    /// most are deciding batches at any moment; requests arriving meanwhile join the next batch.
+    /// passed since its first request (0: at once); one batch at a time is decided, or up to a
+    /// quarter of the pool's connections' worth when batches hold 500 readings or more;
+    /// requests arriving meanwhile join the next batch.
     public init(
         url: String, poolSize: Int = 16, schema: String? = nil, retention: Retention? = nil, batchWindow: Duration = .zero,
         timeout: Duration = .seconds(5), readinessTimeout: Duration = .seconds(1), metrics: (any MetricsFactory)? = nil,
         logger: Logger
     ) throws {
         self.readinessTimeout = readinessTimeout
-        self.batcher = IngestBatcher(window: batchWindow, maxReadings: 20_000, maxInFlight: max(1, poolSize / 4))
+        self.batcher = IngestBatcher(window: batchWindow, maxReadings: 20_000, maxInFlight: max(1, poolSize / 4), parallelReadings: 500)
         let location = try PostgresURL(url)
         let poolTLS: PostgresClient.Configuration.TLS
         let connectionTLS: PostgresConnection.Configuration.TLS
