@@ -6,13 +6,14 @@
 # batches of 1 and of 100 over 16 connections, fresh batches of 1000 over 8; then the same load
 # over two instances at batch 100; and bytes on disk per reading (tables and indexes).
 # ROUNDS alternations of the pgbench and batch-1 runs give medians.
-# usage: scripts/bench-postgres-batching.sh [ROUNDS] [BATCH_WINDOW]   e.g. scripts/bench-postgres-batching.sh 3 0s
+# usage: [BIN=path] scripts/bench-postgres-batching.sh [ROUNDS] [BATCH_WINDOW]   e.g. scripts/bench-postgres-batching.sh 3 0s
+#   (BIN: another build to measure, such as one from before batching, with BATCH_WINDOW "")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${POSTGRES_TEST_URL:-}" ]; then PG_DURABLE=1 exec scripts/with-postgres.sh "$0" "$@"; fi
 source scripts/lib.sh
-ROUNDS=${1:-3}; WINDOW=${2:-0s}
-BIN=$(release_binary)
+ROUNDS=${1:-3}; WINDOW=${2-0s}
+BIN=${BIN:-$(release_binary)}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 URL=$POSTGRES_TEST_URL
 psql -q "$URL" -c "DROP TABLE IF EXISTS naive; CREATE TABLE naive (device_id text, instant bigint, count bigint, PRIMARY KEY (device_id, instant))"
@@ -26,7 +27,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do stop_pid "$p"; done; rm -f "$script"; }
 trap cleanup EXIT
 serve() { # port
-  $BIN serve --port "$1" --postgres-url "$URL" --postgres-batch-window "$WINDOW" --log-level warning > /dev/null 2>&1 & pids+=($!)
+  # WINDOW empty: no --postgres-batch-window (for a build from before it, given as BIN=…).
+  $BIN serve --port "$1" --postgres-url "$URL" ${WINDOW:+--postgres-batch-window "$WINDOW"} --log-level warning > /dev/null 2>&1 & pids+=($!)
   until curl -sf "http://127.0.0.1:$1/ready" > /dev/null; do sleep 0.1; done
 }
 field() { python3 -c "import json,sys; d=[json.loads(l) for l in sys.stdin if l.startswith('{')][-1]; assert d['verified'], 'verification failed'; print($1)"; }

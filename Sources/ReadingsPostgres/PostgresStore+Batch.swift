@@ -207,7 +207,9 @@ extension PostgresStore {
         ids: [String], found: [(cumulative: Int64, fits: Bool, horizon: Int64)?], returned: [Key: UInt64], leftOut: Set<Int>
     ) async throws {
         let accepted = Set(returned.keys.map(\.device))
-        let candidates = ids.indices.filter { found[$0] != nil && found[$0]!.cumulative == 0 && !accepted.contains($0) && !leftOut.contains($0) }
+        let candidates = ids.indices.filter {
+            found[$0] != nil && found[$0]!.cumulative == 0 && !accepted.contains($0) && !leftOut.contains($0)
+        }
         guard !candidates.isEmpty else { return }
         let empty = candidates.map { ids[$0] }
         try await unavailableOnFailure { [logger] connection in

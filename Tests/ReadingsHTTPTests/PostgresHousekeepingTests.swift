@@ -293,7 +293,7 @@ private actor Progress {
 
 /// Runs `body` with one PostgreSQL store per element of `retentions`, all on one new schema (as
 /// instances share a database), each running as a service and ready; shuts them down afterwards.
-private func withPostgresStores<T: Sendable>(
+func withPostgresStores<T: Sendable>(
     _ retentions: [Retention?], _ body: @Sendable ([PostgresStore]) async throws -> T
 ) async throws -> T {
     let url = try #require(Engine.postgresURL)
