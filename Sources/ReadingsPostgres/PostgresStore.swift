@@ -274,8 +274,14 @@ public final class PostgresStore: ReadingStore, Service {
     /// too old) is removed again, so that no device appears.
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
+        // A large request fills a transaction by itself: it goes at once, beside the batches
+        // (same locks, same decisions); gathering it with others would only serialise them.
+        if readings.count >= PostgresStore.aloneFrom { return try await ingestAlone(readings, for: device) }
         return try await batcher.submit(readings, for: device) { [self] batch in try await decideBatch(batch) }
     }
+
+    /// Requests of at least this many readings are decided in a transaction of their own.
+    static let aloneFrom = 500
 
     /// One request in a transaction of its own (the path of every request before batching, and
     /// still that of a device whose count could overflow within a batch): the same locks, horizon
