@@ -4,7 +4,8 @@
 # one row per transaction (`INSERT … ON CONFLICT DO NOTHING` into a (device_id text, instant
 # bigint, count bigint) table keyed on both), then this server with `device-readings bench`:
 # batches of 1 and of 100 over 16 connections, fresh batches of 1000 over 8; then the same load
-# over two instances at batch 100; and bytes on disk per reading (tables and indexes).
+# over two instances at batch 100; and bytes on disk per reading (tables and indexes). Beside the
+# batch-1 rounds, the same server on its memory engine, as the ceiling of the HTTP path here.
 # ROUNDS alternations of the pgbench and batch-1 runs give medians.
 # usage: [BIN=path] scripts/bench-postgres-batching.sh [ROUNDS] [BATCH_WINDOW]   e.g. scripts/bench-postgres-batching.sh 3 0s
 #   (BIN: another build to measure, such as one from before batching, with BATCH_WINDOW "")
@@ -32,14 +33,19 @@ serve() { # port
   until curl -sf "http://127.0.0.1:$1/ready" > /dev/null; do sleep 0.1; done
 }
 field() { python3 -c "import json,sys; d=[json.loads(l) for l in sys.stdin if l.startswith('{')][-1]; assert d['verified'], 'verification failed'; print($1)"; }
-p1=$(pick_port 18100 400); p2=$(pick_port 18600 400)
+p1=$(pick_port 18100 400); p2=$(pick_port 18600 400); pm=$(pick_port 19100 400)
 serve "$p1"; serve "$p2"
+# The same server on its memory engine: the ceiling of the HTTP path and the load generator here.
+$BIN serve --port "$pm" --log-level warning > /dev/null 2>&1 & pids+=($!)
+until curl -sf "http://127.0.0.1:$pm/ready" > /dev/null; do sleep 0.1; done
 for round in $(seq "$ROUNDS"); do
   naive=$("$PGBIN/pgbench" -n -c 16 -j 2 -T 6 -f "$script" "$URL" 2>/dev/null | awk '/^tps/ {print int($3)}')
   one=$($BIN bench --url "http://127.0.0.1:$p1" --devices 1000 --readings 60 --batch 1 --concurrency 16 --id-prefix "b1-$round-" 2>/dev/null \
     | field 'int(d["readings_per_second"]), d["latency_ms"]["p99"]')
-  echo "round $round: pgbench $naive inserts/s; batch 1: ${one% *} readings/s, p99 ${one#* } ms"
-  echo "$naive ${one% *} ${one#* }" >> /tmp/bench-pg-rounds.$$
+  memory=$($BIN bench --url "http://127.0.0.1:$pm" --devices 1000 --readings 60 --batch 1 --concurrency 16 --id-prefix m1-$round- 2>/dev/null \
+    | field 'int(d["readings_per_second"])')
+  echo "round $round: pgbench $naive inserts/s; batch 1: ${one% *} readings/s, p99 ${one#* } ms; memory engine batch 1: $memory readings/s"
+  echo "$naive ${one% *} ${one#* } $memory" >> /tmp/bench-pg-rounds.$$
 done
 hundred=$($BIN bench --url "http://127.0.0.1:$p1" --devices 1000 --readings 2000 --batch 100 --concurrency 16 --id-prefix b100- 2>/dev/null \
   | field 'int(d["readings_per_second"])')
@@ -60,7 +66,9 @@ naive = statistics.median(r[0] for r in rows)
 one = statistics.median(r[1] for r in rows)
 p99 = statistics.median(r[2] for r in rows)
 print(f"pgbench naive single-row inserts: {naive:,.0f}/s (median of {len(rows)})")
+memory = statistics.median(r[3] for r in rows)
 print(f"batch 1:    {one:,.0f} readings/s = {one / naive:.2f}x naive, p99 {p99:.1f} ms (medians)")
+print(f"ceiling beside it: the memory engine at batch 1, {memory:,.0f} readings/s = {memory / naive:.2f}x naive")
 print(f"batch 100:  {hundred:,} readings/s = {hundred / naive:.1f}x naive")
 print(f"batch 1000 fresh: {fresh:,} readings/s = {fresh / naive:.1f}x naive")
 print(f"two instances, batch 100: {two:,} readings/s ({two / hundred:.2f}x one instance)")
