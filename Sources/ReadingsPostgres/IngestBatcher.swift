@@ -1,4 +1,5 @@
 import ReadingsDomain
+import ReadingsStorage
 import Synchronization
 
 /// Gathers ingests arriving at the same moment, from any connection and for any device, into
@@ -21,6 +22,9 @@ final class IngestBatcher: Sendable {
         let device: DeviceID
         let readings: [Reading]
         let continuation: CheckedContinuation<[IngestOutcome], any Error>
+        /// Past this, the caller has had its 503 (see `PostgresStore.ingest`): a request still
+        /// gathering then is dropped rather than sent.
+        let deadline: ContinuousClock.Instant
     }
 
     private struct State {
@@ -55,10 +59,12 @@ final class IngestBatcher: Sendable {
 
     /// Decides `readings` of `device` in the next batch, with `decide` (the same function for
     /// every request); returns their outcomes once the batch has committed.
-    func submit(_ readings: [Reading], for device: DeviceID, decide: @escaping Decide) async throws -> [IngestOutcome] {
+    func submit(
+        _ readings: [Reading], for device: DeviceID, deadline: ContinuousClock.Instant, decide: @escaping Decide
+    ) async throws -> [IngestOutcome] {
         try await withCheckedThrowingContinuation { continuation in
             let (batch, armTimer) = state.withLock { state -> ([Request]?, Bool) in
-                state.gathering.append(Request(device: device, readings: readings, continuation: continuation))
+                state.gathering.append(Request(device: device, readings: readings, continuation: continuation, deadline: deadline))
                 state.gatheredReadings += readings.count
                 guard mayStart(state) else { return (nil, false) }
                 if window == .zero || state.gatheredReadings >= maxReadings { return (Self.take(&state, maxReadings), false) }
@@ -99,12 +105,21 @@ final class IngestBatcher: Sendable {
     }
 
     private func start(_ batch: [Request], _ decide: @escaping Decide) {
+        // Requests whose caller has already been answered 503 are not sent.
+        let now = ContinuousClock.now
+        let expired = batch.filter { $0.deadline <= now }
+        let batch = batch.filter { $0.deadline > now }
+        for request in expired {
+            request.continuation.resume(throwing: StorageError.unavailable("the database did not answer in time"))
+        }
         Task {
-            do {
-                let outcomes = try await decide(batch.map { ($0.device, $0.readings) })
-                for (request, result) in zip(batch, outcomes) { request.continuation.resume(returning: result) }
-            } catch {
-                for request in batch { request.continuation.resume(throwing: error) }
+            if !batch.isEmpty {
+                do {
+                    let outcomes = try await decide(batch.map { ($0.device, $0.readings) })
+                    for (request, result) in zip(batch, outcomes) { request.continuation.resume(returning: result) }
+                } catch {
+                    for request in batch { request.continuation.resume(throwing: error) }
+                }
             }
             // What gathered meanwhile has waited long enough: it goes at once.
             let next = state.withLock { state -> [Request]? in

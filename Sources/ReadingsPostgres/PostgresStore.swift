@@ -277,7 +277,12 @@ public final class PostgresStore: ReadingStore, Service {
         // A large request fills a transaction by itself: it goes at once, beside the batches
         // (same locks, same decisions); gathering it with others would only serialise them.
         if readings.count >= PostgresStore.aloneFrom { return try await ingestAlone(readings, for: device) }
-        return try await batcher.submit(readings, for: device) { [self] batch in try await decideBatch(batch) }
+        // The deadline runs from now, not from when the batch starts: a request gathered behind a
+        // batch that the database does not answer gets its 503 in time too, and is then dropped.
+        let deadline = ContinuousClock.now + timeout
+        return try await withDeadline(timeout) { [self] in
+            try await batcher.submit(readings, for: device, deadline: deadline) { [self] batch in try await decideBatch(batch) }
+        }
     }
 
     /// Requests of at least this many readings are decided in a transaction of their own.
