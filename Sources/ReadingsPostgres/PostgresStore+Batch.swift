@@ -98,7 +98,9 @@ extension PostgresStore {
                 guard candidates[key] == nil else { continue }
                 candidates[key] = reading.count
                 order.append(key)
-                totals[d] = totals[d] &+ reading.count
+                // Saturating: 20,000 counts of up to 2^53 each can pass 2^64.
+                let (sum, overflow) = totals[d].addingReportingOverflow(reading.count)
+                totals[d] = overflow ? .max : sum
             }
         }
         let devicesOf = order.map { Int32($0.device + 1) }
