@@ -10,23 +10,24 @@ import ReadingsStorage
 /// 1. Devices this instance has not seen yet are created (`INSERT … ON CONFLICT DO NOTHING`, in
 ///    a statement of its own that commits at once): a row with no reading and no latest instant
 ///    is not a device for any read, so a row created for a batch that then accepts nothing is
-///    harmless (it is removed again at the end of that batch).
-/// 2. `BEGIN`; every device row of the batch is locked in one statement, in id order
-///    (`ORDER BY device_id FOR UPDATE`). Every writer of readings (batches, single requests,
-///    deletes, the retention's removal) takes these locks, always in id order, so batches cannot
-///    deadlock and, while the batch holds them, nobody else adds or removes readings of its
-///    devices. A device row that vanished meanwhile (deleted) sends the batch back to step 1.
-/// 3. One statement reads the database's retention horizon (after the locks, see
-///    ``PostgresStore/ingest(_:for:)``) and inserts the first occurrence of every (device,
-///    instant) not before it with `ON CONFLICT DO NOTHING RETURNING`: what it returns is new, the
-///    rest was stored before. Only for those is a second statement needed, reading the counts
-///    stored (duplicate or conflict).
-/// 4. The outcomes are decided here in batch order, and one `UPDATE … FROM unnest(…)` adds each
-///    device's accepted counts, newest instant and number of readings. `COMMIT`.
+///    harmless (it is removed again after that batch).
+/// 2. One prepared statement (``BatchStatement``), one round trip and one commit: it locks every
+///    device row of the batch in id order (`ORDER BY device_id FOR UPDATE`; every writer of
+///    readings takes these locks in id order, so batches cannot deadlock, and while a batch holds
+///    them nobody else adds or removes readings of its devices). The locked rows are their newest
+///    versions, so each device's count and `expired_before` (the horizon its readings were removed
+///    before) are read after the lock, not from the statement's snapshot. It inserts the first
+///    occurrences not before `GREATEST(expired_before, the shared horizon, now − period)` with
+///    `ON CONFLICT DO UPDATE … WHERE count differs RETURNING`, adds each device's accepted
+///    counts, newest instant and number of readings, and returns the locked rows and the rows the
+///    insert touched.
+/// 3. The outcomes are decided here, in batch order, from what came back (see ``decide``).
 ///
-/// A device whose cumulative count could pass 2^63−1 within the batch (its count so far plus
-/// every count of the batch's new candidates) is left out and decided after the commit, request
-/// by request, by the single-request path, which refuses the overflowing readings exactly.
+/// Requests of a device whose cumulative count could pass 2^63−1 within the batch (its count so
+/// far plus every count of its candidates), or whose row vanished before the lock (deleted), get
+/// nothing from the statement (the insert joins the locked rows that fit) and are decided after
+/// it, request by request, by the single-request path, which refuses overflowing readings
+/// exactly and creates a deleted device again.
 extension PostgresStore {
     /// One (device, instant) of the batch, for lookups.
     private struct Key: Hashable {
@@ -34,38 +35,27 @@ extension PostgresStore {
         var instant: Int64
     }
 
+    /// What the statement says of a device: its cumulative count before the batch, whether the
+    /// batch's candidates fit under 2^63−1, and the horizon its readings were removed before.
+    private typealias LockedDevice = (cumulative: Int64, fits: Bool, horizon: Int64)
+
     func decideBatch(_ requests: [(device: DeviceID, readings: [Reading])]) async throws -> [[IngestOutcome]] {
-        var results = [[IngestOutcome]](repeating: [], count: requests.count)
         // The batch's devices, in id (byte) order: the order of the locks.
         var ids = Array(Set(requests.map(\.device.string)))
         ids.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         let position = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
-        // Devices whose requests go one at a time after the batch, in batch order: those that
-        // might overflow, or all of them when devices kept vanishing (deleted again and again).
-        var alone: Set<Int> = Set(ids.indices)
-        for attempt in 0..<3 {
-            try await ensureDevices(ids, all: attempt > 0)
-            let outcome = try await decideLocked(requests, ids: ids, position: position)
-            guard case .decided(let decided, let leftOut) = outcome else { continue }
-            results = decided
-            alone = leftOut
-            break
-        }
+        try await ensureDevices(ids)
+        var (results, alone) = try await decide(requests, ids: ids, position: position)
         for (k, request) in requests.enumerated() where alone.contains(position[request.device.string]!) {
             results[k] = try await ingestAlone(request.readings, for: request.device)
         }
         return results
     }
 
-    private enum LockedOutcome {
-        case decided([[IngestOutcome]], leftOut: Set<Int>)
-        case devicesVanished
-    }
-
-    /// Creates the rows of the devices this instance has not created or seen before (all of
-    /// them when `all`), in id order, committed at once.
-    private func ensureDevices(_ ids: [String], all: Bool) async throws {
-        let missing = all ? ids : knownDevices.withLock { known in ids.filter { !known.contains($0) } }
+    /// Creates the rows of the devices this instance has not created or seen before, in id order,
+    /// committed at once.
+    private func ensureDevices(_ ids: [String]) async throws {
+        let missing = knownDevices.withLock { known in ids.filter { !known.contains($0) } }
         guard !missing.isEmpty else { return }
         try await unavailableOnFailure { [logger] connection in
             try await connection.query(
@@ -82,9 +72,15 @@ extension PostgresStore {
         }
     }
 
-    private func decideLocked(
+    /// Runs the statement and decides the outcomes, in batch order: a first occurrence returned
+    /// with its own count was inserted (new), returned with another count is a conflict with that
+    /// count, not returned is a duplicate (the insert leaves a row whose count is the same alone);
+    /// before the device's horizon it is too old. Later occurrences meet the first one's decision.
+    /// Returns the outcomes, empty for the requests of the devices returned beside them, which are
+    /// to be decided alone.
+    private func decide(
         _ requests: [(device: DeviceID, readings: [Reading])], ids: [String], position: [String: Int]
-    ) async throws -> LockedOutcome {
+    ) async throws -> (outcomes: [[IngestOutcome]], alone: Set<Int>) {
         let localHorizon = retention?.horizonNow().nanoseconds ?? .min
         // The first occurrence of each (device, instant), in batch order, and each device's bound:
         // the sum of its candidates' counts (what it could add at most).
@@ -93,7 +89,7 @@ extension PostgresStore {
         var totals = [UInt64](repeating: 0, count: ids.count)
         for request in requests {
             let d = position[request.device.string]!
-            for reading in request.readings {
+            for reading in request.readings where reading.instant.nanoseconds >= localHorizon {
                 let key = Key(device: d, instant: reading.instant.nanoseconds)
                 guard candidates[key] == nil else { continue }
                 candidates[key] = reading.count
@@ -103,71 +99,33 @@ extension PostgresStore {
                 totals[d] = overflow ? .max : sum
             }
         }
-        let devicesOf = order.map { Int32($0.device + 1) }
-        let instants = order.map(\.instant)
-        let counts = order.map { Int64(candidates[$0]!) }
-        let bounds = totals.map { Int64(clamping: $0) }
-        // One statement (one round trip, its own transaction): lock, insert, count. See the
-        // extension's description; `kind` 0 rows describe devices, 1 rows readings returned by the
-        // insert (new ones with their own count, conflicts with the count stored).
+        let statement = BatchStatement(
+            ids: ids, bounds: totals.map { Int64(clamping: $0) }, devices: order.map { Int32($0.device + 1) },
+            instants: order.map(\.instant), counts: order.map { Int64(candidates[$0]!) }, localHorizon: localHorizon)
         let deviceCount = ids.count
-        let (found, returned) = try await unavailableOnFailure { [logger] connection in
-            var found = [(cumulative: Int64, fits: Bool, horizon: Int64)?](repeating: nil, count: deviceCount)
+        let (locked, returned) = try await unavailableOnFailure { [logger] connection in
+            var locked = [LockedDevice?](repeating: nil, count: deviceCount)
             var returned: [Key: UInt64] = [:]
-            let statement = BatchStatement(
-                ids: ids, bounds: bounds, devices: devicesOf, instants: instants, counts: counts, localHorizon: localHorizon)
+            // `kind` 0 rows describe the locked devices, 1 rows the readings the insert touched.
             for try await (kind, ordinal, a, b, c) in try await connection.execute(statement, logger: logger) {
                 let d = Int(ordinal) - 1
                 if kind == 0 {
-                    found[d] = (a, b == 1, c)
+                    locked[d] = (a, b == 1, c)
                 } else {
                     returned[Key(device: d, instant: a)] = UInt64(b)
                 }
             }
-            return (found, returned)
+            return (locked, returned)
         }
-        if found.contains(where: { $0 == nil }) {
-            // Deleted meanwhile (or never created): nothing of theirs was inserted (the insert
-            // joins the locked rows), so the whole batch can be decided again.
-            let vanished = ids.indices.filter { found[$0] == nil }.map { ids[$0] }
-            knownDevices.withLock { known in known.subtract(vanished) }
-            guard vanished.count == ids.count || returned.isEmpty else {
-                // Others were decided and stored: answer them, and decide the vanished devices'
-                // requests again on their own.
-                return try await finish(
-                    requests, ids: ids, position: position, found: found, returned: returned, candidates: candidates,
-                    localHorizon: localHorizon)
-            }
-            return .devicesVanished
-        }
-        return try await finish(
-            requests, ids: ids, position: position, found: found, returned: returned, candidates: candidates, localHorizon: localHorizon)
-    }
-
-    /// The outcomes in batch order from what the statement returned: a candidate returned with its
-    /// own count was inserted (new), returned with another count is a conflict with that count,
-    /// not returned is a duplicate (the insert skips a row whose stored count is the same) unless
-    /// it is before the device's horizon. Later occurrences meet the first one's decision.
-    private func finish(
-        _ requests: [(device: DeviceID, readings: [Reading])], ids: [String], position: [String: Int],
-        found: [(cumulative: Int64, fits: Bool, horizon: Int64)?], returned: [Key: UInt64], candidates: [Key: UInt64],
-        localHorizon: Int64
-    ) async throws -> LockedOutcome {
+        var alone: Set<Int> = []
         var results: [[IngestOutcome]] = []
         results.reserveCapacity(requests.count)
-        var leftOut: Set<Int> = []
-        var stored: [Key: UInt64] = [:]
-        var cumulative = found.map { UInt64($0?.cumulative ?? 0) }
-        var again: [Int] = []
-        for (k, request) in requests.enumerated() {
+        var decided: [Key: UInt64] = [:]
+        var cumulative = locked.map { UInt64($0?.cumulative ?? 0) }
+        for request in requests {
             let d = position[request.device.string]!
-            guard let row = found[d] else {
-                again.append(k)
-                results.append([])
-                continue
-            }
-            guard row.fits else {
-                leftOut.insert(d)
+            guard let row = locked[d], row.fits else {
+                alone.insert(d)
                 results.append([])
                 continue
             }
@@ -181,39 +139,30 @@ extension PostgresStore {
                     continue
                 }
                 let key = Key(device: d, instant: t)
-                if stored[key] == nil {
-                    // The first occurrence: decided by the statement.
-                    let mine = candidates[key]!
-                    let existing: UInt64?
-                    if let count = returned[key] { existing = count == mine ? nil : count } else { existing = mine }
-                    stored[key] = existing ?? mine
-                    let outcome = IngestDecision.decide(mine, existing: existing, cumulative: &cumulative[d])
-                    guard reading.count == mine else { preconditionFailure("the first occurrence carries the candidate's count") }
-                    outcomes.append(outcome)
-                } else {
-                    outcomes.append(IngestDecision.decide(reading.count, existing: stored[key], cumulative: &cumulative[d]))
+                var existing = decided[key]
+                if existing == nil {
+                    // The first occurrence (its count is the candidate's), as the statement found it.
+                    switch returned[key] {
+                    case reading.count?: existing = nil  // inserted: new
+                    case let stored?: existing = stored  // the stored count differs: a conflict
+                    case nil: existing = reading.count  // left alone: stored with the same count
+                    }
+                    decided[key] = existing ?? reading.count
                 }
+                outcomes.append(IngestDecision.decide(reading.count, existing: existing, cumulative: &cumulative[d]))
             }
             results.append(outcomes)
         }
-        for k in again {
-            results[k] = try await ingestAlone(requests[k].readings, for: requests[k].device)
-        }
-        try await removeEmptyRows(ids: ids, found: found, returned: returned, leftOut: leftOut)
-        return .decided(results, leftOut: leftOut)
+        try await removeEmptyRows(ids: ids, locked: locked, returned: returned, alone: alone)
+        return (results, alone)
     }
 
     /// Rows created for this batch that accepted nothing and never had a reading: not devices, so
-    /// they go again (with the same conditions checked in the statement, under its row lock).
-    private func removeEmptyRows(
-        ids: [String], found: [(cumulative: Int64, fits: Bool, horizon: Int64)?], returned: [Key: UInt64], leftOut: Set<Int>
-    ) async throws {
-        let accepted = Set(returned.keys.map(\.device))
-        let candidates = ids.indices.filter {
-            found[$0] != nil && found[$0]!.cumulative == 0 && !accepted.contains($0) && !leftOut.contains($0)
-        }
-        guard !candidates.isEmpty else { return }
-        let empty = candidates.map { ids[$0] }
+    /// they go again (the conditions checked again under the row's lock).
+    private func removeEmptyRows(ids: [String], locked: [LockedDevice?], returned: [Key: UInt64], alone: Set<Int>) async throws {
+        let touched = Set(returned.keys.map(\.device))
+        let empty = ids.indices.filter { locked[$0]?.cumulative == 0 && !touched.contains($0) && !alone.contains($0) }.map { ids[$0] }
+        guard !empty.isEmpty else { return }
         try await unavailableOnFailure { [logger] connection in
             try await connection.query(
                 "DELETE FROM devices WHERE device_id = ANY(\(empty)::text[]) AND readings = 0 AND latest = \(Int64.min) AND cumulative = 0",
