@@ -200,12 +200,12 @@ struct Workload {
 
     /// A store on `disk`, started (a failed start is retried, as a restarted process would),
     /// or nil if it cannot start.
-    static func open(_ disk: SimulatedDisk) async throws -> JournaledStore? {
+    static func open(_ disk: SimulatedDisk, retention: Retention? = nil) async throws -> JournaledStore? {
         for _ in 0..<3 {
             guard
                 let store = try? JournaledStore(
-                    directory: directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil), segmentLimit: 700,
-                    fileSystem: disk, logger: logger)
+                    directory: directory, policy: .always, snapshotTrigger: SnapshotTrigger(bytes: nil, interval: nil),
+                    retention: retention, segmentLimit: 700, fileSystem: disk, logger: logger)
             else { continue }
             do {
                 try await store.start()

@@ -29,6 +29,38 @@ import Glibc
         await store.abandon()
     }
 
+    /// A delete, or a retention's removal, that the disk refuses is answered 503 and changes
+    /// nothing: after the rebuild the device and its readings are there as before, and the same
+    /// call then succeeds.
+    @Test func aRefusedDeleteOrRemovalChangesNothing() async throws {
+        let disk = SimulatedDisk()
+        do {
+            let store = try #require(try await Workload.open(disk))
+            _ = try await store.ingest([reading(1, 1), reading(2, 2)], for: device("kept"))
+            await store.abandon()
+        }
+        // The readings are from 2023: a retention of an hour would remove them all.
+        let store = try #require(try await Workload.open(disk, retention: Retention(nanoseconds: 3_600_000_000_000)))
+        let both = [reading(1, 1), reading(2, 2)]
+        for attempt in ["delete", "removal"] {
+            disk.failAlways((operation: "fsync", pathSuffix: ".log", errno: ENOSPC))
+            await #expect(throws: StorageError.self, "\(attempt)") {
+                if attempt == "delete" {
+                    _ = try await store.deleteDevice(device("kept"))
+                } else {
+                    _ = try await store.removeExpiredReadings()
+                }
+            }
+            disk.failAlways(nil)
+            await store.upkeep(now: ContinuousClock.now)
+            #expect(await store.isReady())
+            #expect(try await store.readings(of: device("kept"), in: InstantRange(), limit: 10)?.readings == both, "\(attempt)")
+        }
+        #expect(try await store.removeExpiredReadings() == 2)
+        #expect(try await store.deleteDevice(device("kept")))
+        await store.abandon()
+    }
+
     /// A snapshot that fails (a full disk) leaves no temporary file behind and is retried after
     /// a growing wait, instead of every 200 ms, each time rotating the journal and serialising
     /// the whole store again; ingest is unaffected meanwhile.

@@ -160,15 +160,7 @@ public final class MemoryStore: ReadingStore {
     /// but without the retention's horizon, since they were accepted when they arrived (a later
     /// horizon record in the journal removes them again).
     public func replay(_ readings: [Reading], for device: DeviceID) {
-        let hash = hasher.hash(device)
-        var outcomes: [IngestOutcome] = []
-        outcomes.reserveCapacity(readings.count)
-        var start = 0
-        while start < readings.count {
-            let end = min(start + MemoryStore.pieceSize, readings.count)
-            _ = ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, horizon: .min) { _, _ in true }
-            start = end
-        }
+        _ = decideNow(readings, for: device, horizon: .min) { _, _ in true }
     }
 
     /// The same without yielding (recovery, tests, batches of one piece): every piece decided
@@ -182,13 +174,22 @@ public final class MemoryStore: ReadingStore {
         _ readings: [Reading], for device: DeviceID,
         whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
     ) -> [IngestOutcome] {
+        decideNow(readings, for: device, horizon: nil, whileLocked: whileLocked)
+    }
+
+    /// Every piece decided on the calling thread, with `horizon` (nil: the store's own).
+    private func decideNow(
+        _ readings: [Reading], for device: DeviceID, horizon: Int64?,
+        whileLocked: (ArraySlice<Reading>, ArraySlice<IngestOutcome>) -> Bool
+    ) -> [IngestOutcome] {
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(readings.count)
         let hash = hasher.hash(device)
         var start = 0
         while start < readings.count {
             let end = min(start + MemoryStore.pieceSize, readings.count)
-            guard ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, whileLocked: whileLocked) else { break }
+            guard ingestPiece(readings[start..<end], for: device, hash: hash, into: &outcomes, horizon: horizon, whileLocked: whileLocked)
+            else { break }
             start = end
         }
         return outcomes
