@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import ReadingsDomain
@@ -84,7 +83,7 @@ struct DeviceController<Store: ReadingStore>: Sendable {
                 throw APIError.invalidParameter(
                     "silent_for must be a whole number from 1 followed by s, m, h or d, such as 1h or 7d (got '\(silentFor)')")
             }
-            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            let now = Instant.now().nanoseconds
             let (since, overflow) = now.subtractingReportingOverflow(span.nanoseconds)
             guard !overflow else {
                 throw APIError.invalidParameter("silent_for reaches before the earliest representable instant (got '\(silentFor)')")
