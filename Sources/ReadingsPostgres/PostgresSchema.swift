@@ -1,8 +1,9 @@
 /// The schema's numbered migrations, applied in order once each (recorded in
 /// `schema_migrations`). Never edit one that has shipped: add the next.
 ///
-/// Every key includes `device_id`, so on Citus both tables distribute by it
-/// (`SELECT create_distributed_table('devices', 'device_id'); … ('readings', 'device_id', colocate_with => 'devices')`).
+/// The newest layout (migration 4): `devices` holds each id once with a 4-byte `key`; `readings`
+/// rows are (`device_key`, `small_count`, `large_count`, `instant`) keyed on (`device_key`,
+/// `instant`). See docs/postgres.md ("Size on disk") for what each byte buys.
 enum PostgresSchema {
     struct Migration {
         var version: Int
@@ -50,6 +51,43 @@ enum PostgresSchema {
             version: 3,
             statements: [
                 "ALTER TABLE devices ADD COLUMN expired_before bigint NOT NULL DEFAULT -9223372036854775808"
+            ]),
+        // Smaller rows: a reading names its device by a 4-byte key instead of repeating the id
+        // text, and keeps its count in 4 bytes when it is below 2^31 (`small_count`), in
+        // `large_count` otherwise (exactly one of the two is set; a NULL takes no space). A row is
+        // then 24 bytes of tuple header and 16 of data (44 with its line pointer, 52 before), and
+        // its primary-key entry 24 bytes. Keys come from a sequence over the whole `integer`
+        // range, 2^32 devices created in the schema's life (a deleted device's key is not reused).
+        // Readings have no foreign key to `devices`: every writer holds the device's row lock
+        // (see PostgresStore+Batch), and a per-row check would cost a lookup per reading.
+        // Existing readings are copied in key and time order, the old table dropped.
+        Migration(
+            version: 4,
+            statements: [
+                "CREATE SEQUENCE device_keys AS integer MINVALUE -2147483648 START WITH -2147483648",
+                "ALTER TABLE devices ADD COLUMN key integer NOT NULL DEFAULT nextval('device_keys')",
+                "ALTER SEQUENCE device_keys OWNED BY devices.key",
+                "ALTER TABLE devices ADD CONSTRAINT devices_key_unique UNIQUE (key)",
+                """
+                CREATE TABLE readings_by_key (
+                  device_key integer NOT NULL,
+                  small_count integer CHECK (small_count >= 0),
+                  large_count bigint CHECK (large_count > 2147483647),
+                  instant bigint NOT NULL,
+                  CHECK ((small_count IS NULL) <> (large_count IS NULL)),
+                  PRIMARY KEY (device_key, instant) WITH (fillfactor = 100)
+                )
+                """,
+                """
+                INSERT INTO readings_by_key (device_key, small_count, large_count, instant)
+                SELECT d.key, CASE WHEN r.count <= 2147483647 THEN r.count::integer END,
+                       CASE WHEN r.count > 2147483647 THEN r.count END, r.instant
+                FROM readings r JOIN devices d ON d.device_id = r.device_id
+                ORDER BY d.key, r.instant
+                """,
+                "DROP TABLE readings",
+                "ALTER TABLE readings_by_key RENAME TO readings",
+                "ALTER INDEX readings_by_key_pkey RENAME TO readings_pkey",
             ]),
     ]
 }

@@ -53,7 +53,9 @@ extension PostgresStore {
     }
 
     /// Creates the rows of the devices this instance has not created or seen before, in id order,
-    /// committed at once.
+    /// committed at once. Rows already there are left out before the insert, so that they do not
+    /// take a key from the sequence (an `ON CONFLICT` row would); only a race with another
+    /// instance creating the same device wastes one.
     private func ensureDevices(_ ids: [String]) async throws {
         let missing = knownDevices.withLock { known in ids.filter { !known.contains($0) } }
         guard !missing.isEmpty else { return }
@@ -61,7 +63,8 @@ extension PostgresStore {
             try await connection.query(
                 """
                 INSERT INTO devices (device_id, latest, cumulative, readings)
-                SELECT d, \(Int64.min), 0, 0 FROM unnest(\(missing)::text[]) AS t(d) ORDER BY d COLLATE "C"
+                SELECT d, \(Int64.min), 0, 0 FROM unnest(\(missing)::text[]) AS t(d)
+                WHERE NOT EXISTS (SELECT 1 FROM devices WHERE device_id = t.d) ORDER BY d COLLATE "C"
                 ON CONFLICT (device_id) DO NOTHING
                 """, logger: logger)
         }
@@ -174,39 +177,40 @@ extension PostgresStore {
 
 /// The batch's one statement, prepared once per connection (its plan is made once, not per batch).
 struct BatchStatement: PostgresPreparedStatement {
-    static let name = "device_readings_batch_v1"
+    static let name = "device_readings_batch_v2"
     static let sql = """
         WITH devs AS (
           SELECT t.id, t.bound, t.ord FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
         ), locked AS (
-          SELECT d.device_id, d.cumulative, d.expired_before, devs.ord,
+          SELECT d.key, d.cumulative, d.expired_before, devs.ord,
                  (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
           FROM devices d JOIN devs ON devs.id = d.device_id
           ORDER BY d.device_id FOR UPDATE OF d
         ), h AS (
           SELECT horizon FROM retention_horizon
         ), cand AS (
-          SELECT l.device_id, c.i, c.c FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS c(k, i, c)
+          SELECT l.key, c.i, c.c FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS c(k, i, c)
           JOIN locked l ON l.ord = c.k CROSS JOIN h
           WHERE l.fits AND c.i >= GREATEST(l.expired_before, h.horizon, $6::bigint)
         ), ins AS (
-          INSERT INTO readings AS r (device_id, instant, count)
-          SELECT device_id, i, c FROM cand
-          ON CONFLICT (device_id, instant) DO UPDATE SET count = r.count WHERE r.count <> EXCLUDED.count
-          RETURNING r.device_id, r.instant, r.count
+          INSERT INTO readings AS r (device_key, small_count, large_count, instant)
+          SELECT key, CASE WHEN c <= 2147483647 THEN c::integer END, CASE WHEN c > 2147483647 THEN c END, i FROM cand
+          ON CONFLICT (device_key, instant) DO UPDATE SET small_count = r.small_count
+            WHERE coalesce(r.small_count, r.large_count) <> coalesce(EXCLUDED.small_count, EXCLUDED.large_count)
+          RETURNING r.device_key, r.instant, coalesce(r.small_count, r.large_count) AS count
         ), acc AS (
-          SELECT ins.device_id, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
-          FROM ins JOIN cand ON cand.device_id = ins.device_id AND cand.i = ins.instant AND cand.c = ins.count
-          GROUP BY ins.device_id
+          SELECT ins.device_key, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
+          FROM ins JOIN cand ON cand.key = ins.device_key AND cand.i = ins.instant AND cand.c = ins.count
+          GROUP BY ins.device_key
         ), upd AS (
           UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
             readings = d.readings + acc.n
-          FROM acc WHERE d.device_id = acc.device_id
+          FROM acc WHERE d.key = acc.device_key
         )
         SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
                GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
         UNION ALL
-        SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.device_id = ins.device_id
+        SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.key = ins.device_key
         """
     typealias Row = (Int64, Int64, Int64, Int64, Int64)
 

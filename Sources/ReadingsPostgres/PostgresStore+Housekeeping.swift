@@ -29,21 +29,21 @@ extension PostgresStore {
         knownDevices.withLock { known in _ = known.remove(id) }
         return try await unavailableOnFailure { [logger] connection in
             try await connection.withTransaction(logger: logger) { connection in
-                var existed: Bool?
-                for try await (latest, count) in try await connection.query(
-                    "SELECT latest, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
-                ).decode((Int64, Int64).self) {
-                    existed = count > 0 || latest != Int64.min
+                var locked: (key: Int32, existed: Bool)?
+                for try await (key, latest, count) in try await connection.query(
+                    "SELECT key, latest, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                ).decode((Int32, Int64, Int64).self) {
+                    locked = (key, count > 0 || latest != Int64.min)
                 }
-                guard let existed else { return false }
+                guard let locked else { return false }
                 // After the lock, in a statement of its own: it sees every reading of the batches
                 // that held the lock before.
                 try await connection.query(
                     """
-                    WITH gone AS (DELETE FROM readings WHERE device_id = \(id))
-                    DELETE FROM devices WHERE device_id = \(id)
+                    WITH gone AS (DELETE FROM readings WHERE device_key = \(locked.key))
+                    DELETE FROM devices WHERE key = \(locked.key)
                     """, logger: logger)
-                return existed
+                return locked.existed
             }
         }
     }
@@ -56,7 +56,7 @@ extension PostgresStore {
     ///    batch of every instance refuses readings before it, since batches read it after taking
     ///    their device's row lock (see ``ingest(_:for:)``).
     /// 2. The devices are walked in id order, a page of ``removalPageSize`` at a time, each
-    ///    checked by one probe of the readings' primary key (`device_id, instant`) for a reading
+    ///    checked by one probe of the readings' primary key (`device_key, instant`) for a reading
     ///    before the horizon.
     /// 3. For each such device, transactions of one step each until none is left: lock the row,
     ///    delete its oldest ``removalBatchSize`` readings before the horizon, subtract them from
@@ -82,39 +82,41 @@ extension PostgresStore {
         while true {
             try Task.checkCancellation()
             let (expired, last) = try await devicesWithReadings(before: horizon, after: after)
-            for device in expired {
-                removed += try await removeReadings(of: device, before: horizon)
+            for key in expired {
+                removed += try await removeReadings(ofKey: key, before: horizon)
             }
             guard let last else { return removed }
             after = last
         }
     }
 
-    /// A page of the device walk: of the ``removalPageSize`` devices after `after` in id order,
-    /// those that have a reading before `horizon`, and the page's last device (nil at the end).
-    private func devicesWithReadings(before horizon: Int64, after: String) async throws -> (expired: [String], last: String?) {
+    /// A page of the device walk: the keys of those of the ``removalPageSize`` devices after
+    /// `after` in id order that have a reading before `horizon`, and the page's last device id
+    /// (nil at the end).
+    private func devicesWithReadings(before horizon: Int64, after: String) async throws -> (expired: [Int32], last: String?) {
         try await unavailableOnFailure { [logger] connection in
-            var expired: [String] = []
+            var expired: [Int32] = []
             var last: String?
             var seen = 0
-            for try await (id, hasExpired) in try await connection.query(
+            for try await (id, key, hasExpired) in try await connection.query(
                 """
-                SELECT p.device_id, EXISTS (SELECT 1 FROM readings r WHERE r.device_id = p.device_id AND r.instant < \(horizon))
-                FROM (SELECT device_id FROM devices WHERE device_id > \(after) ORDER BY device_id LIMIT \(PostgresStore.removalPageSize)) p
+                SELECT p.device_id, p.key, EXISTS (SELECT 1 FROM readings r WHERE r.device_key = p.key AND r.instant < \(horizon))
+                FROM (SELECT device_id, key FROM devices WHERE device_id > \(after) ORDER BY device_id LIMIT \(PostgresStore.removalPageSize)) p
                 ORDER BY p.device_id
                 """, logger: logger
-            ).decode((String, Bool).self) {
+            ).decode((String, Int32, Bool).self) {
                 seen += 1
                 last = id
-                if hasExpired { expired.append(id) }
+                if hasExpired { expired.append(key) }
             }
             return (expired, seen < PostgresStore.removalPageSize ? nil : last)
         }
     }
 
-    /// Deletes the readings of `device` before `horizon`, one short transaction per
-    /// ``removalBatchSize`` of them, until none is left or the device is gone; returns how many.
-    private func removeReadings(of device: String, before horizon: Int64) async throws -> Int {
+    /// Deletes the readings of the device keyed `key` before `horizon`, one short transaction per
+    /// ``removalBatchSize`` of them, until none is left or the device is gone (a device deleted
+    /// and created again has a new key); returns how many.
+    private func removeReadings(ofKey key: Int32, before horizon: Int64) async throws -> Int {
         var removed = 0
         while true {
             try Task.checkCancellation()
@@ -122,7 +124,7 @@ extension PostgresStore {
                 try await connection.withTransaction(logger: logger) { connection -> Int in
                     var locked = false
                     for try await _ in try await connection.query(
-                        "SELECT 1 FROM devices WHERE device_id = \(device) FOR UPDATE", logger: logger
+                        "SELECT 1 FROM devices WHERE key = \(key) FOR UPDATE", logger: logger
                     ).decode(Int32.self) {
                         locked = true
                     }
@@ -134,10 +136,10 @@ extension PostgresStore {
                     for try await count in try await connection.query(
                         """
                         WITH doomed AS (
-                          SELECT instant FROM readings WHERE device_id = \(device) AND instant < \(horizon)
+                          SELECT instant FROM readings WHERE device_key = \(key) AND instant < \(horizon)
                           ORDER BY instant LIMIT \(PostgresStore.removalBatchSize)
                         ), gone AS (
-                          DELETE FROM readings r USING doomed WHERE r.device_id = \(device) AND r.instant = doomed.instant RETURNING 1
+                          DELETE FROM readings r USING doomed WHERE r.device_key = \(key) AND r.instant = doomed.instant RETURNING 1
                         )
                         SELECT count(*) FROM gone
                         """, logger: logger
@@ -146,7 +148,7 @@ extension PostgresStore {
                     }
                     if deleted > 0 {
                         try await connection.query(
-                            "UPDATE devices SET readings = readings - \(deleted), expired_before = GREATEST(expired_before, \(horizon)) WHERE device_id = \(device)",
+                            "UPDATE devices SET readings = readings - \(deleted), expired_before = GREATEST(expired_before, \(horizon)) WHERE key = \(key)",
                             logger: logger)
                     }
                     return deleted

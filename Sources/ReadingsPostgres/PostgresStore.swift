@@ -201,7 +201,7 @@ public final class PostgresStore: ReadingStore, Service {
     /// table) and may wait for another instance's, so the session's statement and lock timeouts
     /// are lifted for its transaction; an instance frozen while holding the lock is still ended by
     /// a longer idle-in-transaction timeout.
-    func migrate() async throws {
+    func migrate(through newest: Int = PostgresSchema.migrations.last!.version) async throws {
         let connection = try await PostgresConnection.connect(configuration: migrationConfiguration, id: 0, logger: logger)
         migrationConnection.withLock { $0 = connection }
         defer { migrationConnection.withLock { $0 = nil } }
@@ -210,7 +210,7 @@ public final class PostgresStore: ReadingStore, Service {
             throw CancellationError()
         }
         do {
-            try await migrate(on: connection)
+            try await migrate(on: connection, through: newest)
             try await connection.close()
         } catch {
             try? await connection.close()
@@ -219,7 +219,8 @@ public final class PostgresStore: ReadingStore, Service {
         ready.withLock { $0 = true }
     }
 
-    private func migrate(on connection: PostgresConnection) async throws {
+    /// Applies the migrations after the schema's version up to `newest` (tests stop at an older one).
+    private func migrate(on connection: PostgresConnection, through newest: Int) async throws {
         try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
             try await connection.query("SET LOCAL lock_timeout = 0", logger: logger)
@@ -243,7 +244,7 @@ public final class PostgresStore: ReadingStore, Service {
             {
                 current = version
             }
-            for migration in PostgresSchema.migrations where migration.version > current {
+            for migration in PostgresSchema.migrations where migration.version > current && migration.version <= newest {
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
@@ -297,16 +298,21 @@ public final class PostgresStore: ReadingStore, Service {
         let localHorizon = retention?.horizonNow() ?? .min
         return try await unavailableOnFailure { [logger] connection in
             try await connection.withTransaction(logger: logger) { connection in
-                var row: (latest: Int64, cumulative: Int64, readings: Int64)?
+                var row: (key: Int32, latest: Int64, cumulative: Int64, readings: Int64)?
                 while row == nil {
                     try Task.checkCancellation()
+                    // Only when missing: a conflicting insert would still take a key from the sequence.
                     try await connection.query(
-                        "INSERT INTO devices (device_id, latest, cumulative, readings) VALUES (\(id), \(Int64.min), 0, 0) ON CONFLICT (device_id) DO NOTHING",
+                        """
+                        INSERT INTO devices (device_id, latest, cumulative, readings)
+                        SELECT \(id), \(Int64.min), 0, 0 WHERE NOT EXISTS (SELECT 1 FROM devices WHERE device_id = \(id))
+                        ON CONFLICT (device_id) DO NOTHING
+                        """,
                         logger: logger)
-                    for try await (latest, cumulative, count) in try await connection.query(
-                        "SELECT latest, cumulative, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
-                    ).decode((Int64, Int64, Int64).self) {
-                        row = (latest, cumulative, count)
+                    for try await (key, latest, cumulative, count) in try await connection.query(
+                        "SELECT key, latest, cumulative, readings FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
+                    ).decode((Int32, Int64, Int64, Int64).self) {
+                        row = (key, latest, cumulative, count)
                     }
                 }
                 guard let row else { preconditionFailure("the loop ends with the row locked") }
@@ -317,7 +323,7 @@ public final class PostgresStore: ReadingStore, Service {
                 let instants = readings.map(\.instant.nanoseconds)
                 for try await (instant, count) in try await connection.query(
                     """
-                    SELECT instant, count FROM readings WHERE device_id = \(id) AND instant = ANY(\(instants))
+                    SELECT instant, coalesce(small_count, large_count) FROM readings WHERE device_key = \(row.key) AND instant = ANY(\(instants))
                     UNION ALL SELECT horizon, NULL::bigint FROM retention_horizon
                     """, logger: logger
                 ).decode((Int64, Int64?).self) {
@@ -348,7 +354,11 @@ public final class PostgresStore: ReadingStore, Service {
                 }
                 if let latest = newInstants.max() {
                     try await connection.query(
-                        "INSERT INTO readings (device_id, instant, count) SELECT \(id), i, c FROM unnest(\(newInstants)::bigint[], \(newCounts)::bigint[]) AS t(i, c)",
+                        """
+                        INSERT INTO readings (device_key, small_count, large_count, instant)
+                        SELECT \(row.key), CASE WHEN c <= 2147483647 THEN c::integer END, CASE WHEN c > 2147483647 THEN c END, i
+                        FROM unnest(\(newInstants)::bigint[], \(newCounts)::bigint[]) AS t(i, c)
+                        """,
                         logger: logger)
                     try await connection.query(
                         "UPDATE devices SET latest = GREATEST(latest, \(latest)), cumulative = \(Int64(total)), readings = readings + \(newInstants.count) WHERE device_id = \(id)",
@@ -389,8 +399,8 @@ public final class PostgresStore: ReadingStore, Service {
                 """
                 SELECT d.latest, d.cumulative, d.readings, r.instant, r.count FROM devices d
                 LEFT JOIN LATERAL (
-                  SELECT instant, count FROM readings
-                  WHERE device_id = d.device_id AND instant >= \(from) AND (\(to)::bigint IS NULL OR instant < \(to)::bigint)
+                  SELECT instant, coalesce(small_count, large_count) AS count FROM readings
+                  WHERE device_key = d.key AND instant >= \(from) AND (\(to)::bigint IS NULL OR instant < \(to)::bigint)
                   ORDER BY instant LIMIT \(take)
                 ) r ON true
                 WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
@@ -424,8 +434,8 @@ public final class PostgresStore: ReadingStore, Service {
                     """
                     SELECT b.bucket, b.total, b.n FROM devices d
                     LEFT JOIN LATERAL (
-                      SELECT (instant - \(origin)) / \(step) AS bucket, sum(count)::bigint AS total, count(*) AS n
-                      FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
+                      SELECT (instant - \(origin)) / \(step) AS bucket, sum(coalesce(small_count, large_count))::bigint AS total, count(*) AS n
+                      FROM readings WHERE device_key = d.key AND instant >= \(from) AND instant < \(to) GROUP BY 1
                     ) b ON true
                     WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
                     """, logger: logger)
@@ -433,8 +443,8 @@ public final class PostgresStore: ReadingStore, Service {
                     """
                     SELECT b.bucket, b.total, b.n FROM devices d
                     LEFT JOIN LATERAL (
-                      SELECT div(instant::numeric - \(origin), \(step))::bigint AS bucket, sum(count)::bigint AS total, count(*) AS n
-                      FROM readings WHERE device_id = d.device_id AND instant >= \(from) AND instant < \(to) GROUP BY 1
+                      SELECT div(instant::numeric - \(origin), \(step))::bigint AS bucket, sum(coalesce(small_count, large_count))::bigint AS total, count(*) AS n
+                      FROM readings WHERE device_key = d.key AND instant >= \(from) AND instant < \(to) GROUP BY 1
                     ) b ON true
                     WHERE d.device_id = \(id) AND (d.readings > 0 OR d.latest <> \(Int64.min))
                     """, logger: logger)

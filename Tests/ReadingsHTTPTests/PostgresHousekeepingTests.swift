@@ -254,7 +254,7 @@ struct PostgresHousekeepingTests {
                             "UPDATE retention_horizon SET horizon = GREATEST(horizon, \(horizon))", logger: logger)
                     }
                     try await connection.query(
-                        "DELETE FROM readings WHERE device_id = \(id) AND instant < \(horizon)", logger: logger)
+                        "DELETE FROM readings WHERE device_key = (SELECT key FROM devices WHERE device_id = \(id)) AND instant < \(horizon)", logger: logger)
                     try await connection.query(
                         "UPDATE devices SET readings = readings - 1, expired_before = GREATEST(expired_before, \(horizon)) WHERE device_id = \(id)",
                         logger: logger)
@@ -291,13 +291,17 @@ private actor Progress {
     func add(_ count: Int) { answered += count }
 }
 
-/// Runs `body` with one PostgreSQL store per element of `retentions`, all on one new schema (as
-/// instances share a database), each running as a service and ready; shuts them down afterwards.
+/// A schema name no test used before.
+func newPostgresSchemaName() -> String {
+    "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+}
+
+/// Runs `body` with one PostgreSQL store per element of `retentions`, all on one schema (new
+/// unless given; as instances share a database), each running as a service and ready; shuts them down afterwards.
 func withPostgresStores<T: Sendable>(
-    _ retentions: [Retention?], _ body: @Sendable ([PostgresStore]) async throws -> T
+    _ retentions: [Retention?], schema: String = newPostgresSchemaName(), _ body: @Sendable ([PostgresStore]) async throws -> T
 ) async throws -> T {
     let url = try #require(Engine.postgresURL)
-    let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
     let stores = try retentions.map { retention in
         try PostgresStore(
             url: url, poolSize: 3, schema: schema, retention: retention, timeout: .seconds(30), readinessTimeout: .seconds(30),
