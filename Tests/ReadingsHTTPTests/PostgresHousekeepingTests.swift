@@ -254,7 +254,8 @@ struct PostgresHousekeepingTests {
                             "UPDATE retention_horizon SET horizon = GREATEST(horizon, \(horizon))", logger: logger)
                     }
                     try await connection.query(
-                        "DELETE FROM readings WHERE device_key = (SELECT key FROM devices WHERE device_id = \(id)) AND instant < \(horizon)", logger: logger)
+                        "DELETE FROM readings WHERE device_key = (SELECT key FROM devices WHERE device_id = \(id)) AND instant < \(horizon)",
+                        logger: logger)
                     try await connection.query(
                         "UPDATE devices SET readings = readings - 1, expired_before = GREATEST(expired_before, \(horizon)) WHERE device_id = \(id)",
                         logger: logger)

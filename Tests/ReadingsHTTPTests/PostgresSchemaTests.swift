@@ -27,7 +27,7 @@ struct PostgresSchemaTests {
             try await connection.query(
                 """
                 INSERT INTO devices (device_id, latest, cumulative, readings, expired_before) VALUES
-                  ('meter-a', \(3 * second), \(large + 2147483648 + 7), 3, -9223372036854775808),
+                  ('meter-a', \(3 * second), \(large + 2_147_483_648 + 7), 3, -9223372036854775808),
                   ('meter-b', \(9 * second), 12, 1, \(5 * second)),
                   ('meter-c', \(4 * second), 30, 0, \(5 * second))
                 """, logger: quietLogger)
@@ -45,17 +45,20 @@ struct PostgresSchemaTests {
             let c = try DeviceID("meter-c")
             #expect(
                 try await store.summary(of: a)
-                    == DeviceSummary(latest: instant(3 * second), cumulativeCount: large + 2147483648 + 7, readingCount: 3))
+                    == DeviceSummary(latest: instant(3 * second), cumulativeCount: large + 2_147_483_648 + 7, readingCount: 3))
             #expect(
                 try await store.readings(of: a, in: .all, limit: 10)?.readings
-                    == [reading(1 * second, UInt64(large)), reading(2 * second, 2147483648), reading(3 * second, 7)])
+                    == [reading(1 * second, UInt64(large)), reading(2 * second, 2_147_483_648), reading(3 * second, 7)])
             #expect(try await store.summary(of: c) == DeviceSummary(latest: instant(4 * second), cumulativeCount: 30, readingCount: 0))
             #expect(try await store.statistics().devices == 3)
             // Repeats and conflicts against the converted rows, small and large.
             #expect(
                 try await store.ingest(
-                    [reading(1 * second, UInt64(large)), reading(2 * second, 2147483647), reading(3 * second, 7), reading(4 * second, 1)],
-                    for: a) == [.duplicate, .conflicting(existingCount: 2147483648), .duplicate, .accepted])
+                    [
+                        reading(1 * second, UInt64(large)), reading(2 * second, 2_147_483_647), reading(3 * second, 7),
+                        reading(4 * second, 1),
+                    ],
+                    for: a) == [.duplicate, .conflicting(existingCount: 2_147_483_648), .duplicate, .accepted])
             // The device's own horizon came along: before it, too old.
             #expect(try await store.ingest([reading(4 * second, 1), reading(10 * second, 1)], for: b) == [.tooOld, .accepted])
             // A new device gets a key no converted device has; deleting one removes only its readings.
