@@ -21,9 +21,9 @@ final class IngestBatcher: Sendable {
     struct Request: Sendable {
         let device: DeviceID
         let readings: [Reading]
-        let continuation: CheckedContinuation<[IngestOutcome], any Error>
-        /// Past this, the caller has had its 503 (see `PostgresStore.ingest`): a request still
-        /// gathering then is dropped rather than sent.
+        let completion: @Sendable (Result<[IngestOutcome], any Error>) -> Void
+        /// When the caller must have its answer, 503 if need be: a request whose deadline passed
+        /// while it was gathering is answered so and not sent.
         let deadline: ContinuousClock.Instant
     }
 
@@ -42,8 +42,9 @@ final class IngestBatcher: Sendable {
     let parallelReadings: Int
     private let state = Mutex(State())
 
-    /// Decides one batch: one result per request, in order (or throws for all of them).
-    typealias Decide = @Sendable ([(device: DeviceID, readings: [Reading])]) async throws -> [[IngestOutcome]]
+    /// Decides one batch: one result per request, in order (or throws for all of them), by the
+    /// deadline given (the earliest of its requests').
+    typealias Decide = @Sendable ([(device: DeviceID, readings: [Reading])], ContinuousClock.Instant) async throws -> [[IngestOutcome]]
 
     init(window: Duration, maxReadings: Int, maxInFlight: Int, parallelReadings: Int) {
         self.window = window
@@ -58,31 +59,36 @@ final class IngestBatcher: Sendable {
     }
 
     /// Decides `readings` of `device` in the next batch, with `decide` (the same function for
-    /// every request); returns their outcomes once the batch has committed.
+    /// every request), and calls `completion` with their outcomes once the batch has committed.
+    ///
+    /// No task and no timer per request: its deadline is kept by the batch it goes in. A batch
+    /// is given the earliest deadline of its requests, and a request still gathering waits only
+    /// for batches of requests that arrived before it (or that started before it arrived), whose
+    /// deadlines are no later than its own; when one ends, a request whose deadline has passed
+    /// is answered 503 instead of being sent.
     func submit(
-        _ readings: [Reading], for device: DeviceID, deadline: ContinuousClock.Instant, decide: @escaping Decide
-    ) async throws -> [IngestOutcome] {
-        try await withCheckedThrowingContinuation { continuation in
-            let (batch, armTimer) = state.withLock { state -> ([Request]?, Bool) in
-                state.gathering.append(Request(device: device, readings: readings, continuation: continuation, deadline: deadline))
-                state.gatheredReadings += readings.count
-                guard mayStart(state) else { return (nil, false) }
-                if window == .zero || state.gatheredReadings >= maxReadings { return (Self.take(&state, maxReadings), false) }
-                if state.timerArmed { return (nil, false) }
-                state.timerArmed = true
-                return (nil, true)
-            }
-            if let batch { start(batch, decide) }
-            if armTimer {
-                Task {
-                    try? await Task.sleep(for: window)
-                    let batch = state.withLock { state -> [Request]? in
-                        state.timerArmed = false
-                        guard !state.gathering.isEmpty, mayStart(state) else { return nil }
-                        return Self.take(&state, maxReadings)
-                    }
-                    if let batch { start(batch, decide) }
+        _ readings: [Reading], for device: DeviceID, deadline: ContinuousClock.Instant,
+        completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void, decide: @escaping Decide
+    ) {
+        let (batch, armTimer) = state.withLock { state -> ([Request]?, Bool) in
+            state.gathering.append(Request(device: device, readings: readings, completion: completion, deadline: deadline))
+            state.gatheredReadings += readings.count
+            guard mayStart(state) else { return (nil, false) }
+            if window == .zero || state.gatheredReadings >= maxReadings { return (Self.take(&state, maxReadings), false) }
+            if state.timerArmed { return (nil, false) }
+            state.timerArmed = true
+            return (nil, true)
+        }
+        if let batch { start(batch, decide) }
+        if armTimer {
+            Task {
+                try? await Task.sleep(for: window)
+                let batch = state.withLock { state -> [Request]? in
+                    state.timerArmed = false
+                    guard !state.gathering.isEmpty, mayStart(state) else { return nil }
+                    return Self.take(&state, maxReadings)
                 }
+                if let batch { start(batch, decide) }
             }
         }
     }
@@ -110,15 +116,15 @@ final class IngestBatcher: Sendable {
         let expired = batch.filter { $0.deadline <= now }
         let batch = batch.filter { $0.deadline > now }
         for request in expired {
-            request.continuation.resume(throwing: StorageError.unavailable("the database did not answer in time"))
+            request.completion(.failure(StorageError.unavailable("the database did not answer in time")))
         }
         Task {
-            if !batch.isEmpty {
+            if let deadline = batch.map(\.deadline).min() {
                 do {
-                    let outcomes = try await decide(batch.map { ($0.device, $0.readings) })
-                    for (request, result) in zip(batch, outcomes) { request.continuation.resume(returning: result) }
+                    let outcomes = try await decide(batch.map { ($0.device, $0.readings) }, deadline)
+                    for (request, result) in zip(batch, outcomes) { request.completion(.success(result)) }
                 } catch {
-                    for request in batch { request.continuation.resume(throwing: error) }
+                    for request in batch { request.completion(.failure(error)) }
                 }
             }
             // What gathered meanwhile has waited long enough: it goes at once.

@@ -184,8 +184,9 @@ struct BatchStatement: PostgresPreparedStatement {
         ), locked AS (
           SELECT d.key, d.cumulative, d.expired_before, devs.ord,
                  (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
-          FROM devices d JOIN devs ON devs.id = d.device_id
-          ORDER BY d.device_id FOR UPDATE OF d
+          FROM devs CROSS JOIN LATERAL (
+            SELECT key, cumulative, expired_before FROM devices WHERE device_id = devs.id FOR UPDATE
+          ) d
         ), h AS (
           SELECT horizon FROM retention_horizon
         ), cand AS (

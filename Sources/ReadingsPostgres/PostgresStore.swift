@@ -111,6 +111,8 @@ public final class PostgresStore: ReadingStore, Service {
             ("statement_timeout", milliseconds(0.9)),
             ("lock_timeout", milliseconds(0.8)),
             ("idle_in_transaction_session_timeout", milliseconds(1)),
+            // The batch statement's plan is made once per connection (see BatchStatement).
+            ("plan_cache_mode", "force_generic_plan"),
         ]
         if let schema {
             guard schema.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
@@ -278,11 +280,36 @@ public final class PostgresStore: ReadingStore, Service {
         // A large request fills a transaction by itself: it goes at once, beside the batches
         // (same locks, same decisions); gathering it with others would only serialise them.
         if readings.count >= PostgresStore.aloneFrom { return try await ingestAlone(readings, for: device) }
-        // The deadline runs from now, not from when the batch starts: a request gathered behind a
-        // batch that the database does not answer gets its 503 in time too, and is then dropped.
-        let deadline = ContinuousClock.now + timeout
-        return try await withDeadline(timeout) { [self] in
-            try await batcher.submit(readings, for: device, deadline: deadline) { [self] batch in try await decideBatch(batch) }
+        return try await withCheckedThrowingContinuation { continuation in
+            submit(readings, for: device) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// The HTTP layer's path: a small request joins a batch without a task of its own.
+    public func ingest(
+        _ readings: [Reading], for device: DeviceID, completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    ) {
+        guard !readings.isEmpty, readings.count < PostgresStore.aloneFrom else {
+            Task {
+                do {
+                    completion(.success(try await ingest(readings, for: device)))
+                } catch {
+                    completion(.failure(error))
+                }
+            }
+            return
+        }
+        submit(readings, for: device, completion: completion)
+    }
+
+    /// Hands a request to the batcher. Its deadline runs from now, not from when its batch
+    /// starts: one gathered behind a batch that the database does not answer still gets its 503
+    /// in time (see ``IngestBatcher/submit(_:for:deadline:completion:decide:)``).
+    private func submit(
+        _ readings: [Reading], for device: DeviceID, completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
+    ) {
+        batcher.submit(readings, for: device, deadline: ContinuousClock.now + timeout, completion: completion) { [self] batch, deadline in
+            try await withDeadline(deadline - ContinuousClock.now) { [self] in try await decideBatch(batch) }
         }
     }
 
