@@ -89,5 +89,13 @@ enum PostgresSchema {
                 "ALTER TABLE readings_by_key RENAME TO readings",
                 "ALTER INDEX readings_by_key_pkey RENAME TO readings_pkey",
             ]),
+        // Deleting a device removes its row and records its key here, in one transaction; its
+        // readings (which no read can reach any more: reads find readings through the row) are
+        // removed afterwards in small steps, and the key leaves this table with the last of them.
+        Migration(
+            version: 5,
+            statements: [
+                "CREATE TABLE device_purges (device_key integer PRIMARY KEY)"
+            ]),
     ]
 }

@@ -6,7 +6,8 @@ import ReadingsStorage
 ///
 /// Both take the device's row lock (`SELECT … FOR UPDATE`) that every batch takes first, so each
 /// is ordered with the batches of the device, across every instance: a batch is decided wholly
-/// before or wholly after a deletion, and wholly before or after each step of a removal.
+/// before or wholly after a deletion, and wholly before or after each step of a removal. A
+/// deleted device's readings are removed after the delete has answered (see ``deleteDevice(_:)``).
 extension PostgresStore {
     /// How many readings one step of the removal deletes at most: one short transaction, so the
     /// device's batches wait for the row lock briefly, whatever the number of expired readings.
@@ -14,20 +15,20 @@ extension PostgresStore {
     /// How many devices one statement of the removal checks for expired readings.
     static let removalPageSize = 1_000
 
-    /// One transaction: the device's row is locked, then its readings and its row are deleted.
-    /// True when it existed (had readings or a latest instant); a row without either (left by a
-    /// batch that accepted nothing) is deleted too but reported as unknown.
+    /// One transaction, whatever the number of readings: the device's row is locked, then deleted,
+    /// and its key recorded in `device_purges`. True when it existed (had readings or a latest
+    /// instant); a row without either (left by a batch that accepted nothing) is deleted too but
+    /// reported as unknown.
     ///
-    /// Its time is that of every call: the deadline (5 s by default) and the session's
-    /// `statement_timeout` just under it. A device with so many readings that their `DELETE`
-    /// takes longer cannot be deleted (503, and the transaction rolls back: nothing was deleted).
-    /// Lifting `statement_timeout` for this transaction would not help: the call's deadline
-    /// closes the connection anyway, and the server would keep deleting for nobody until it next
-    /// reads from the socket, holding the device's lock. See docs/postgres.md.
+    /// From the commit on, no read reaches the device's readings (reads go through its row, and a
+    /// device created again under the same id has a new key), and no writer adds any (writers
+    /// insert only under the row's lock). They are removed afterwards by
+    /// ``purgeDeletedReadings()``, started once the delete has committed; a purge cut short (the
+    /// process ended) is taken up again when an instance starts.
     public func deleteDevice(_ device: DeviceID) async throws -> Bool {
         let id = device.string
         knownDevices.withLock { known in _ = known.remove(id) }
-        return try await unavailableOnFailure { [logger] connection in
+        let existed = try await unavailableOnFailure { [logger] connection in
             try await connection.withTransaction(logger: logger) { connection in
                 var locked: (key: Int32, existed: Bool)?
                 for try await (key, latest, count) in try await connection.query(
@@ -36,14 +37,103 @@ extension PostgresStore {
                     locked = (key, count > 0 || latest != Int64.min)
                 }
                 guard let locked else { return false }
-                // After the lock, in a statement of its own: it sees every reading of the batches
-                // that held the lock before.
                 try await connection.query(
                     """
-                    WITH gone AS (DELETE FROM readings WHERE device_key = \(locked.key))
-                    DELETE FROM devices WHERE key = \(locked.key)
+                    WITH gone AS (DELETE FROM devices WHERE key = \(locked.key))
+                    INSERT INTO device_purges (device_key) VALUES (\(locked.key))
                     """, logger: logger)
                 return locked.existed
+            }
+        }
+        startPurge()
+        return existed
+    }
+
+    /// Runs ``purgeDeletedReadings()`` in the background, unless one is running: that one goes
+    /// round once more.
+    func startPurge() {
+        let start = purge.withLock { state -> Bool in
+            state.requested = true
+            if state.running { return false }
+            state.running = true
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            while purge.withLock({ state -> Bool in
+                if state.requested {
+                    state.requested = false
+                    return true
+                }
+                state.running = false
+                return false
+            }) {
+                do {
+                    _ = try await purgeDeletedReadings()
+                } catch {
+                    // Unavailable: the keys stay listed for the next delete or start.
+                    logger.warning("could not remove the readings of deleted devices yet", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Removes the readings of the deleted devices listed in `device_purges`, in transactions of
+    /// at most ``removalBatchSize`` readings, then their keys; returns how many readings it
+    /// removed. Nobody writes readings under those keys any more, so no lock is needed, and
+    /// instances purging the same key at once only wait for each other's row locks.
+    func purgeDeletedReadings() async throws -> Int {
+        var removed = 0
+        while true {
+            try Task.checkCancellation()
+            let keys = try await unavailableOnFailure { [logger] connection in
+                var keys: [Int32] = []
+                for try await key in try await connection.query(
+                    "SELECT device_key FROM device_purges ORDER BY device_key LIMIT 100", logger: logger
+                ).decode(Int32.self) {
+                    keys.append(key)
+                }
+                return keys
+            }
+            guard !keys.isEmpty else { return removed }
+            for key in keys {
+                while true {
+                    // A step that deletes fewer than it may is not proof of the end: another
+                    // instance may be deleting the rest. The key goes once none is left.
+                    let (step, done) = try await unavailableOnFailure { [logger] connection in
+                        var deleted = 0
+                        for try await count in try await connection.query(
+                            """
+                            WITH doomed AS (
+                              SELECT instant FROM readings WHERE device_key = \(key) LIMIT \(PostgresStore.removalBatchSize)
+                            ), gone AS (
+                              DELETE FROM readings r USING doomed WHERE r.device_key = \(key) AND r.instant = doomed.instant RETURNING 1
+                            )
+                            SELECT count(*) FROM gone
+                            """, logger: logger
+                        ).decode(Int64.self) {
+                            deleted = Int(count)
+                        }
+                        var done = false
+                        if deleted < PostgresStore.removalBatchSize {
+                            // Done when none is left (whoever removed the key).
+                            for try await empty in try await connection.query(
+                                """
+                                WITH listed AS (
+                                  DELETE FROM device_purges WHERE device_key = \(key)
+                                    AND NOT EXISTS (SELECT 1 FROM readings WHERE device_key = \(key))
+                                )
+                                SELECT NOT EXISTS (SELECT 1 FROM readings WHERE device_key = \(key))
+                                """, logger: logger
+                            ).decode(Bool.self) {
+                                done = empty
+                            }
+                        }
+                        return (deleted, done)
+                    }
+                    removed += step
+                    if done { break }
+                }
             }
         }
     }

@@ -49,6 +49,9 @@ public final class PostgresStore: ReadingStore, Service {
     let batcher: IngestBatcher
     /// Device ids whose row this instance created or found (bounded; see `ensureDevices`).
     let knownDevices = Mutex<Set<String>>([])
+    /// Whether a purge of deleted devices' readings is running, and whether another was asked for
+    /// meanwhile (see `startPurge`).
+    let purge = Mutex<(running: Bool, requested: Bool)>((false, false))
     private let timeout: Duration
     private let ready = Mutex(false)
     private let metrics: PostgresMetrics?
@@ -164,6 +167,8 @@ public final class PostgresStore: ReadingStore, Service {
         while !Task.isCancelled {
             do {
                 try await migrate()
+                // Readings of devices deleted before a restart, if their purge was cut short.
+                startPurge()
                 break
             } catch {
                 guard !Task.isCancelled else { return }

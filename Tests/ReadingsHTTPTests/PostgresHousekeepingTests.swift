@@ -38,6 +38,51 @@ struct PostgresHousekeepingTests {
         }
     }
 
+    /// A delete answers without removing the readings (one row deleted and one key recorded,
+    /// whatever their number); the purge removes them all, in steps, and then the key, and a
+    /// device created again under the id never sees them.
+    @Test func aDeletedDevicesReadingsArePurgedAfterTheDelete() async throws {
+        try await withPostgresStores([nil]) { stores in
+            let store = stores[0]
+            let device = try DeviceID("purged")
+            let many = PostgresStore.removalBatchSize * 2 + 5
+            // Requests of 500 readings or more are decided alone, so this is 21 such requests.
+            for start in stride(from: 0, to: many, by: 1_000) {
+                let readings = (start..<min(many, start + 1_000)).map { reading(Int64($0), 1) }
+                #expect(try await store.ingest(readings, for: device).allSatisfy { $0 == .accepted })
+            }
+            let key = try await store.unavailableOnFailure { [logger = quietLogger] connection in
+                var key: Int32?
+                for try await value in try await connection.query(
+                    "SELECT key FROM devices WHERE device_id = \(device.string)", logger: logger
+                ).decode(Int32.self) {
+                    key = value
+                }
+                return try #require(key)
+            }
+            #expect(try await store.deleteDevice(device))
+            #expect(try await store.ingest([reading(7, 9)], for: device) == [.accepted])
+            #expect(try await store.readings(of: device, in: .all, limit: 10)?.readings == [reading(7, 9)])
+            // The purge started by the delete may have done some or all of the work already.
+            _ = try await store.purgeDeletedReadings()
+            let (left, listed) = try await store.unavailableOnFailure { [logger = quietLogger] connection in
+                var left: Int64 = -1
+                var listed: Int64 = -1
+                for try await (l, p) in try await connection.query(
+                    "SELECT (SELECT count(*) FROM readings WHERE device_key = \(key)), (SELECT count(*) FROM device_purges)",
+                    logger: logger
+                ).decode((Int64, Int64).self) {
+                    left = l
+                    listed = p
+                }
+                return (left, listed)
+            }
+            #expect(left == 0)
+            #expect(listed == 0)
+            #expect(try await store.summary(of: device) == DeviceSummary(latest: Instant(nanoseconds: 7), cumulativeCount: 9, readingCount: 1))
+        }
+    }
+
     @Test func anIngestAfterADeleteStartsANewDeviceFromZero() async throws {
         try await withPostgresStores([nil]) { stores in
             let store = stores[0]
