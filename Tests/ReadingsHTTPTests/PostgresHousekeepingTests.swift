@@ -79,7 +79,8 @@ struct PostgresHousekeepingTests {
             }
             #expect(left == 0)
             #expect(listed == 0)
-            #expect(try await store.summary(of: device) == DeviceSummary(latest: Instant(nanoseconds: 7), cumulativeCount: 9, readingCount: 1))
+            #expect(
+                try await store.summary(of: device) == DeviceSummary(latest: Instant(nanoseconds: 7), cumulativeCount: 9, readingCount: 1))
         }
     }
 
