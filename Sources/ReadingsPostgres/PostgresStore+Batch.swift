@@ -19,8 +19,9 @@ import ReadingsStorage
 ///    before) are read after the lock, not from the statement's snapshot. It inserts the first
 ///    occurrences not before `GREATEST(expired_before, the shared horizon, now − period)` with
 ///    `ON CONFLICT DO UPDATE … WHERE count differs RETURNING`, adds each device's accepted
-///    counts, newest instant and number of readings, and returns the locked rows and the rows the
-///    insert touched.
+///    counts, newest instant and number of readings, and returns the locked rows and the first
+///    occurrences that were not new (the insert left them alone, or returned another count): in
+///    the usual batch, all new, one row per device comes back.
 /// 3. The outcomes are decided here, in batch order, from what came back (see ``decide``).
 ///
 /// Requests of a device whose cumulative count could pass 2^63−1 within the batch (its count so
@@ -75,9 +76,9 @@ extension PostgresStore {
         }
     }
 
-    /// Runs the statement and decides the outcomes, in batch order: a first occurrence returned
-    /// with its own count was inserted (new), returned with another count is a conflict with that
-    /// count, not returned is a duplicate (the insert leaves a row whose count is the same alone);
+    /// Runs the statement and decides the outcomes, in batch order. The statement returns only the
+    /// first occurrences that were not new: a duplicate (stored with the same count, which the
+    /// insert left alone) as -1, a conflict as the count stored; every other one was inserted.
     /// before the device's horizon it is too old. Later occurrences meet the first one's decision.
     /// Returns the outcomes, empty for the requests of the devices returned beside them, which are
     /// to be decided alone.
@@ -106,24 +107,26 @@ extension PostgresStore {
             ids: ids, bounds: totals.map { Int64(clamping: $0) }, devices: order.map { Int32($0.device + 1) },
             instants: order.map(\.instant), counts: order.map { Int64(candidates[$0]!) }, localHorizon: localHorizon)
         let deviceCount = ids.count
-        let (locked, returned) = try await unavailableOnFailure { [logger] connection in
+        let (locked, notNew) = try await unavailableOnFailure { [logger] connection in
             var locked = [LockedDevice?](repeating: nil, count: deviceCount)
-            var returned: [Key: UInt64] = [:]
-            // `kind` 0 rows describe the locked devices, 1 rows the readings the insert touched.
+            var notNew: [Key: Int64] = [:]
+            // `kind` 0 rows describe the locked devices, 1 rows the first occurrences not inserted.
             for try await (kind, ordinal, a, b, c) in try await connection.execute(statement, logger: logger) {
                 let d = Int(ordinal) - 1
                 if kind == 0 {
                     locked[d] = (a, b == 1, c)
                 } else {
-                    returned[Key(device: d, instant: a)] = UInt64(b)
+                    notNew[Key(device: d, instant: a)] = b
                 }
             }
-            return (locked, returned)
+            return (locked, notNew)
         }
         var alone: Set<Int> = []
         var results: [[IngestOutcome]] = []
         results.reserveCapacity(requests.count)
         var decided: [Key: UInt64] = [:]
+        /// Devices that had a reading inserted.
+        var touched: Set<Int> = []
         var cumulative = locked.map { UInt64($0?.cumulative ?? 0) }
         for request in requests {
             let d = position[request.device.string]!
@@ -145,10 +148,12 @@ extension PostgresStore {
                 var existing = decided[key]
                 if existing == nil {
                     // The first occurrence (its count is the candidate's), as the statement found it.
-                    switch returned[key] {
-                    case reading.count?: existing = nil  // inserted: new
-                    case let stored?: existing = stored  // the stored count differs: a conflict
-                    case nil: existing = reading.count  // left alone: stored with the same count
+                    switch notNew[key] {
+                    case nil:  // inserted: new
+                        existing = nil
+                        touched.insert(d)
+                    case Int64(-1)?: existing = reading.count  // left alone: stored with the same count
+                    case let stored?: existing = UInt64(stored)  // the stored count differs: a conflict
                     }
                     decided[key] = existing ?? reading.count
                 }
@@ -156,14 +161,13 @@ extension PostgresStore {
             }
             results.append(outcomes)
         }
-        try await removeEmptyRows(ids: ids, locked: locked, returned: returned, alone: alone)
+        try await removeEmptyRows(ids: ids, locked: locked, touched: touched, alone: alone)
         return (results, alone)
     }
 
     /// Rows created for this batch that accepted nothing and never had a reading: not devices, so
     /// they go again (the conditions checked again under the row's lock).
-    private func removeEmptyRows(ids: [String], locked: [LockedDevice?], returned: [Key: UInt64], alone: Set<Int>) async throws {
-        let touched = Set(returned.keys.map(\.device))
+    private func removeEmptyRows(ids: [String], locked: [LockedDevice?], touched: Set<Int>, alone: Set<Int>) async throws {
         let empty = ids.indices.filter { locked[$0]?.cumulative == 0 && !touched.contains($0) && !alone.contains($0) }.map { ids[$0] }
         guard !empty.isEmpty else { return }
         try await unavailableOnFailure { [logger] connection in
@@ -177,7 +181,7 @@ extension PostgresStore {
 
 /// The batch's one statement, prepared once per connection (its plan is made once, not per batch).
 struct BatchStatement: PostgresPreparedStatement {
-    static let name = "device_readings_batch_v2"
+    static let name = "device_readings_batch_v3"
     static let sql = """
         WITH devs AS (
           SELECT t.id, t.bound, t.ord FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
@@ -211,7 +215,9 @@ struct BatchStatement: PostgresPreparedStatement {
         SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
                GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
         UNION ALL
-        SELECT 1::bigint, l.ord::bigint, ins.instant, ins.count, 0::bigint FROM ins JOIN locked l ON l.key = ins.device_key
+        SELECT 1::bigint, l.ord::bigint, cand.i, coalesce(ins.count, -1), 0::bigint
+        FROM cand JOIN locked l ON l.key = cand.key LEFT JOIN ins ON ins.device_key = cand.key AND ins.instant = cand.i
+        WHERE ins.count IS DISTINCT FROM cand.c
         """
     typealias Row = (Int64, Int64, Int64, Int64, Int64)
 

@@ -94,7 +94,7 @@ public final class PostgresStore: ReadingStore, Service {
         logger: Logger
     ) throws {
         self.readinessTimeout = readinessTimeout
-        self.batcher = IngestBatcher(window: batchWindow, maxReadings: 20_000, maxInFlight: max(1, poolSize / 4), parallelReadings: 500)
+        self.batcher = IngestBatcher(window: batchWindow, maxReadings: 20_000, maxInFlight: max(1, poolSize / 4), parallelReadings: 200)
         let location = try PostgresURL(url)
         let poolTLS: PostgresClient.Configuration.TLS
         let connectionTLS: PostgresConnection.Configuration.TLS
