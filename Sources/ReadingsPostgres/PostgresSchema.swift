@@ -97,5 +97,66 @@ enum PostgresSchema {
             statements: [
                 "CREATE TABLE device_purges (device_key integer PRIMARY KEY)"
             ]),
+        // A batch in one call (see PostgresStore+Batch): the device rows are locked by one
+        // statement and the readings decided by the next, whose snapshot, taken after the locks,
+        // sees every committed reading of those devices. So a lookup decides new, duplicate or
+        // conflict, and the new readings are inserted plainly (no speculative `ON CONFLICT`
+        // insertion). Being one function, it is one round trip.
+        Migration(
+            version: 6,
+            statements: [
+                """
+                CREATE FUNCTION decide_batch(
+                  ids text[], bounds bigint[], devs integer[], instants bigint[], counts bigint[], local_horizon bigint
+                ) RETURNS TABLE (kind bigint, ord bigint, a bigint, b bigint, c bigint)
+                LANGUAGE plpgsql AS $$
+                DECLARE
+                  keys integer[]; ords bigint[]; cumulatives bigint[]; horizons bigint[]; fits boolean[];
+                BEGIN
+                  -- Each device row, in the order given (id order, as every writer locks), one
+                  -- primary-key lookup each.
+                  SELECT array_agg(d.key ORDER BY t.ord), array_agg(t.ord ORDER BY t.ord),
+                         array_agg(d.cumulative ORDER BY t.ord), array_agg(d.expired_before ORDER BY t.ord),
+                         array_agg(d.cumulative::numeric + t.bound::numeric <= 9223372036854775807 ORDER BY t.ord)
+                    INTO keys, ords, cumulatives, horizons, fits
+                  FROM unnest(ids, bounds) WITH ORDINALITY AS t(id, bound, ord)
+                  CROSS JOIN LATERAL (
+                    SELECT key, cumulative, expired_before FROM devices WHERE device_id = t.id FOR UPDATE
+                  ) d;
+                  RETURN QUERY
+                  WITH l AS (
+                    SELECT l.key, l.ord, l.cumulative, l.fits,
+                           GREATEST(l.expired_before, (SELECT horizon FROM retention_horizon)) AS horizon
+                    FROM unnest(keys, ords, cumulatives, horizons, fits) AS l(key, ord, cumulative, expired_before, fits)
+                  ), cand AS (
+                    SELECT l.key, l.ord, c.i, c.c FROM unnest(devs, instants, counts) AS c(k, i, c)
+                    JOIN l ON l.ord = c.k
+                    WHERE l.fits AND c.i >= GREATEST(l.horizon, local_horizon)
+                  ), found AS (
+                    SELECT cand.key, cand.ord, cand.i, cand.c, r.stored FROM cand
+                    LEFT JOIN LATERAL (
+                      SELECT coalesce(small_count, large_count) AS stored FROM readings
+                      WHERE device_key = cand.key AND instant = cand.i
+                    ) r ON true
+                  ), ins AS (
+                    INSERT INTO readings (device_key, small_count, large_count, instant)
+                    SELECT f.key, CASE WHEN f.c <= 2147483647 THEN f.c::integer END, CASE WHEN f.c > 2147483647 THEN f.c END, f.i
+                    FROM found f WHERE f.stored IS NULL
+                  ), acc AS (
+                    SELECT f.key, sum(f.c)::bigint AS delta, max(f.i) AS latest, count(*) AS n
+                    FROM found f WHERE f.stored IS NULL GROUP BY f.key
+                  ), upd AS (
+                    UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
+                      readings = d.readings + acc.n
+                    FROM acc WHERE d.key = acc.key
+                  )
+                  SELECT 0::bigint, l.ord, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint, l.horizon FROM l
+                  UNION ALL
+                  SELECT 1::bigint, f.ord, f.i, CASE WHEN f.stored = f.c THEN -1 ELSE f.stored END, 0::bigint
+                  FROM found f WHERE f.stored IS NOT NULL;
+                END
+                $$
+                """
+            ]),
     ]
 }

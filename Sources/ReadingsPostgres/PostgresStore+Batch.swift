@@ -7,26 +7,26 @@ import ReadingsStorage
 /// order: a (device, instant) is new for its first occurrence in the batch unless stored before,
 /// and every later occurrence is a duplicate or a conflict against that first one.
 ///
-/// 1. Devices this instance has not seen yet are created (`INSERT … ON CONFLICT DO NOTHING`, in
-///    a statement of its own that commits at once): a row with no reading and no latest instant
-///    is not a device for any read, so a row created for a batch that then accepts nothing is
+/// 1. Devices this instance has not seen yet are created (`INSERT … WHERE NOT EXISTS`, in a
+///    statement of its own that commits at once): a row with no reading and no latest instant is
+///    not a device for any read, so a row created for a batch that then accepts nothing is
 ///    harmless (it is removed again after that batch).
-/// 2. One prepared statement (``BatchStatement``), one round trip and one commit: it locks every
-///    device row of the batch in id order (`ORDER BY device_id FOR UPDATE`; every writer of
-///    readings takes these locks in id order, so batches cannot deadlock, and while a batch holds
-///    them nobody else adds or removes readings of its devices). The locked rows are their newest
-///    versions, so each device's count and `expired_before` (the horizon its readings were removed
-///    before) are read after the lock, not from the statement's snapshot. It inserts the first
-///    occurrences not before `GREATEST(expired_before, the shared horizon, now − period)` with
-///    `ON CONFLICT DO UPDATE … WHERE count differs RETURNING`, adds each device's accepted
-///    counts, newest instant and number of readings, and returns the locked rows and the first
-///    occurrences that were not new (the insert left them alone, or returned another count): in
-///    the usual batch, all new, one row per device comes back.
+/// 2. One call of the `decide_batch` function (migration 6; ``BatchStatement``): one round trip
+///    and one commit. Its first statement locks every device row of the batch in id order (one
+///    primary-key lookup each, `FOR UPDATE`; every writer of readings takes these locks in id
+///    order, so batches cannot deadlock, and while a batch holds them nobody else adds or removes
+///    readings of its devices). Its second statement takes its snapshot after those locks, so it
+///    sees every committed reading of the batch's devices and the newest horizons (the shared one
+///    and each device's `expired_before`): it looks up the first occurrences not before the
+///    horizon or `now − period` one primary-key probe each, inserts those not found (a plain
+///    insert), adds each device's accepted counts, newest instant and number of readings, and
+///    returns the locked rows and the first occurrences found stored (-1 when with the same
+///    count): in the usual batch, all new, one row per device comes back.
 /// 3. The outcomes are decided here, in batch order, from what came back (see ``decide``).
 ///
 /// Requests of a device whose cumulative count could pass 2^63−1 within the batch (its count so
 /// far plus every count of its candidates), or whose row vanished before the lock (deleted), get
-/// nothing from the statement (the insert joins the locked rows that fit) and are decided after
+/// nothing from the function (it inserts only for the locked rows that fit) and are decided after
 /// it, request by request, by the single-request path, which refuses overflowing readings
 /// exactly and creates a deleted device again.
 extension PostgresStore {
@@ -76,12 +76,12 @@ extension PostgresStore {
         }
     }
 
-    /// Runs the statement and decides the outcomes, in batch order. The statement returns only the
-    /// first occurrences that were not new: a duplicate (stored with the same count, which the
-    /// insert left alone) as -1, a conflict as the count stored; every other one was inserted.
-    /// before the device's horizon it is too old. Later occurrences meet the first one's decision.
-    /// Returns the outcomes, empty for the requests of the devices returned beside them, which are
-    /// to be decided alone.
+    /// Calls the function and decides the outcomes, in batch order. It returns only the first
+    /// occurrences that were found stored: a duplicate (stored with the same count) as -1, a
+    /// conflict as the count stored; every other one not before the device's horizon was
+    /// inserted, and before it is too old. Later occurrences meet the first one's decision.
+    /// Returns the outcomes, empty for the requests of the devices that did not fit (or whose row
+    /// vanished), which are to be decided alone.
     private func decide(
         _ requests: [(device: DeviceID, readings: [Reading])], ids: [String], position: [String: Int]
     ) async throws -> (outcomes: [[IngestOutcome]], alone: Set<Int>) {
@@ -179,46 +179,12 @@ extension PostgresStore {
     }
 }
 
-/// The batch's one statement, prepared once per connection (its plan is made once, not per batch).
+/// The batch's one call, prepared once per connection (the function's plans are made once per
+/// session, not per batch).
 struct BatchStatement: PostgresPreparedStatement {
-    static let name = "device_readings_batch_v3"
-    static let sql = """
-        WITH devs AS (
-          SELECT t.id, t.bound, t.ord FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS t(id, bound, ord)
-        ), locked AS (
-          SELECT d.key, d.cumulative, d.expired_before, devs.ord,
-                 (d.cumulative::numeric + devs.bound::numeric <= 9223372036854775807) AS fits
-          FROM devs CROSS JOIN LATERAL (
-            SELECT key, cumulative, expired_before FROM devices WHERE device_id = devs.id FOR UPDATE
-          ) d
-        ), h AS (
-          SELECT horizon FROM retention_horizon
-        ), cand AS (
-          SELECT l.key, c.i, c.c FROM unnest($3::int[], $4::bigint[], $5::bigint[]) AS c(k, i, c)
-          JOIN locked l ON l.ord = c.k CROSS JOIN h
-          WHERE l.fits AND c.i >= GREATEST(l.expired_before, h.horizon, $6::bigint)
-        ), ins AS (
-          INSERT INTO readings AS r (device_key, small_count, large_count, instant)
-          SELECT key, CASE WHEN c <= 2147483647 THEN c::integer END, CASE WHEN c > 2147483647 THEN c END, i FROM cand
-          ON CONFLICT (device_key, instant) DO UPDATE SET small_count = r.small_count
-            WHERE coalesce(r.small_count, r.large_count) <> coalesce(EXCLUDED.small_count, EXCLUDED.large_count)
-          RETURNING r.device_key, r.instant, coalesce(r.small_count, r.large_count) AS count
-        ), acc AS (
-          SELECT ins.device_key, sum(ins.count)::bigint AS delta, max(ins.instant) AS latest, count(*) AS n
-          FROM ins JOIN cand ON cand.key = ins.device_key AND cand.i = ins.instant AND cand.c = ins.count
-          GROUP BY ins.device_key
-        ), upd AS (
-          UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
-            readings = d.readings + acc.n
-          FROM acc WHERE d.key = acc.device_key
-        )
-        SELECT 0::bigint, l.ord::bigint, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint,
-               GREATEST(l.expired_before, h.horizon) FROM locked l CROSS JOIN h
-        UNION ALL
-        SELECT 1::bigint, l.ord::bigint, cand.i, coalesce(ins.count, -1), 0::bigint
-        FROM cand JOIN locked l ON l.key = cand.key LEFT JOIN ins ON ins.device_key = cand.key AND ins.instant = cand.i
-        WHERE ins.count IS DISTINCT FROM cand.c
-        """
+    static let name = "device_readings_batch_v4"
+    static let sql =
+        "SELECT kind, ord, a, b, c FROM decide_batch($1::text[], $2::bigint[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint)"
     typealias Row = (Int64, Int64, Int64, Int64, Int64)
 
     var ids: [String]

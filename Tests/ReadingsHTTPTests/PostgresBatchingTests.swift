@@ -115,4 +115,59 @@ struct PostgresBatchingTests {
             #expect(try await store.summary(of: big)?.cumulativeCount == Int64.max - 1)
         }
     }
+
+    /// A batch that waits for a device's row lock while another transaction stores readings of
+    /// that device decides against them once it has the lock: a repeat is a duplicate, another
+    /// count a conflict, never a second row (the lookup is made after the lock, by a statement
+    /// whose snapshot sees what committed while it waited).
+    @Test func aBatchWaitingForTheLockSeesWhatCommittedMeanwhile() async throws {
+        try await withPostgresStores([nil, nil]) { stores in
+            let (holding, batching) = (stores[0], stores[1])
+            let device = try DeviceID("contended")
+            let first = Reading(instant: Instant(nanoseconds: 1_000), count: 1)
+            #expect(try await holding.ingest([first], for: device) == [.accepted])
+            let repeated = Reading(instant: Instant(nanoseconds: 2_000), count: 5)
+            let conflicting = Reading(instant: Instant(nanoseconds: 3_000), count: 6)
+            let batch = try await holding.unavailableOnFailure { [logger = quietLogger] connection in
+                try await connection.withTransaction(logger: logger) { connection in
+                    var holder: Int32 = 0
+                    for try await pid in try await connection.query(
+                        "SELECT pg_backend_pid() FROM devices WHERE device_id = \(device.string) FOR UPDATE", logger: logger
+                    ).decode(Int32.self) {
+                        holder = pid
+                    }
+                    // Stored under the lock, as a writer of another instance would, but not committed yet.
+                    try await connection.query(
+                        """
+                        INSERT INTO readings (device_key, small_count, instant)
+                        SELECT key, c, i FROM devices, unnest(ARRAY[5, 7], ARRAY[2000, 3000]::bigint[]) AS t(c, i)
+                        WHERE device_id = \(device.string)
+                        """, logger: logger)
+                    try await connection.query(
+                        "UPDATE devices SET cumulative = cumulative + 12, readings = readings + 2, latest = 3000 WHERE device_id = \(device.string)",
+                        logger: logger)
+                    let batch = Task { try await batching.ingest([repeated, conflicting, first], for: device) }
+                    let lockHolder = holder
+                    let deadline = ContinuousClock.now + .seconds(20)
+                    while try await batching.unavailableOnFailure({ connection in
+                        var waiting = 0
+                        for try await count in try await connection.query(
+                            "SELECT count(*) FROM pg_stat_activity WHERE \(lockHolder) = ANY(pg_blocking_pids(pid))", logger: logger
+                        ).decode(Int64.self) {
+                            waiting = Int(count)
+                        }
+                        return waiting
+                    }) == 0 {
+                        try #require(ContinuousClock.now < deadline, "the batch did not wait for the device's lock")
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    return batch
+                }
+            }
+            #expect(try await batch.value == [.duplicate, .conflicting(existingCount: 7), .duplicate])
+            #expect(
+                try await batching.summary(of: device)
+                    == DeviceSummary(latest: Instant(nanoseconds: 3_000), cumulativeCount: 13, readingCount: 3))
+        }
+    }
 }
