@@ -5,7 +5,9 @@
 # bigint, count bigint) table keyed on both), then this server with `device-readings bench`:
 # batches of 1 and of 100 over 16 connections, fresh batches of 1000 over 8; then the same load
 # over two instances at batch 100; and bytes on disk per reading (tables and indexes). Beside the
-# batch-1 rounds, the same server on its memory engine, as the ceiling of the HTTP path here.
+# batch-1 rounds, the same server on its memory engine, as the ceiling of the HTTP path here; after
+# them, the database alone inserting 1M rows shaped like readings in one statement, as the ceiling
+# of any PostgreSQL-backed design here.
 # ROUNDS alternations of the pgbench and batch-1 runs give medians.
 # usage: [BIN=path] scripts/bench-postgres-batching.sh [ROUNDS] [BATCH_WINDOW]   e.g. scripts/bench-postgres-batching.sh 3 0s
 #   (BIN: another build to measure, such as one from before batching, with BATCH_WINDOW "")
@@ -57,11 +59,22 @@ $BIN bench --url "http://127.0.0.1:$p2" --devices 500 --readings 2000 --batch 10
 wait $a
 two=$(python3 -c "print(int($(field 'd["readings_per_second"]' < /tmp/bench-pg-two-a.$$) + $(field 'd["readings_per_second"]' < /tmp/bench-pg-two-b.$$)))")
 bytes=$(psql -qtA "$URL" -c "SELECT (pg_total_relation_size('readings') + pg_total_relation_size('devices')) / GREATEST(1, (SELECT count(*) FROM readings))")
+# The database's own ceiling for such rows here: 1M rows (1,000 devices × 1,000 instants, each
+# device's in time order) into a table shaped like readings, by one INSERT … SELECT, no client.
+ceiling=$(psql -qtA "$URL" <<'SQL' | tail -1
+CREATE TABLE ceiling (device_key integer NOT NULL, small_count integer, large_count bigint, instant bigint NOT NULL,
+  PRIMARY KEY (device_key, instant) WITH (fillfactor = 100));
+CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t;
+INSERT INTO ceiling SELECT d, 1, NULL, k FROM generate_series(1, 1000) d, generate_series(1, 1000) k ORDER BY d, k;
+SELECT (1000000 / extract(epoch FROM clock_timestamp() - t))::bigint FROM t0;
+SQL
+)
+psql -q "$URL" -c "DROP TABLE ceiling"
 naive_bytes=$(psql -qtA "$URL" -c "SELECT pg_total_relation_size('naive') / GREATEST(1, (SELECT count(*) FROM naive))")
-python3 - "$hundred" "$fresh" "$two" "$bytes" "$naive_bytes" /tmp/bench-pg-rounds.$$ <<'PY'
+python3 - "$hundred" "$fresh" "$two" "$bytes" "$naive_bytes" "$ceiling" /tmp/bench-pg-rounds.$$ <<'PY'
 import sys, statistics
-hundred, fresh, two, nbytes, naive_bytes = map(int, sys.argv[1:6])
-rows = [list(map(float, l.split())) for l in open(sys.argv[6])]
+hundred, fresh, two, nbytes, naive_bytes, ceiling = map(int, sys.argv[1:7])
+rows = [list(map(float, l.split())) for l in open(sys.argv[7])]
 naive = statistics.median(r[0] for r in rows)
 one = statistics.median(r[1] for r in rows)
 p99 = statistics.median(r[2] for r in rows)
@@ -71,6 +84,7 @@ print(f"batch 1:    {one:,.0f} readings/s = {one / naive:.2f}x naive, p99 {p99:.
 print(f"ceiling beside it: the memory engine at batch 1, {memory:,.0f} readings/s = {memory / naive:.2f}x naive")
 print(f"batch 100:  {hundred:,} readings/s = {hundred / naive:.1f}x naive")
 print(f"batch 1000 fresh: {fresh:,} readings/s = {fresh / naive:.1f}x naive")
+print(f"ceiling beside them: the database alone inserting 1M such rows in one statement, {ceiling:,} rows/s = {ceiling / naive:.1f}x naive")
 print(f"two instances, batch 100: {two:,} readings/s ({two / hundred:.2f}x one instance)")
 print(f"bytes on disk per reading: {nbytes} (tables + indexes); naive table: {naive_bytes}")
 PY
