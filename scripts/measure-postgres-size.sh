@@ -2,7 +2,8 @@
 # Bytes on disk per reading on the PostgreSQL engine (readings and devices, tables and indexes,
 # after VACUUM), for three arrival shapes, each into a database of its own: requests of 1,000
 # readings of one device (a backfill), of 100, and of 1 (every request a reading of another
-# device: the devices' readings interleave on arrival, the worst case for the primary key).
+# device: the devices' readings interleave on arrival, the worst case for the primary key); and
+# each again after `REINDEX INDEX CONCURRENTLY readings_pkey`, which packs the index's pages full.
 # usage: [BIN=path] scripts/measure-postgres-size.sh [DEVICES] [READINGS_PER_DEVICE]   e.g. 1000 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,10 +25,13 @@ for batch in 1000 100 1; do
     --id-prefix "size-" > /dev/null 2>&1
   stop_pid "$pid"; pid=""
   psql -q "$url" -c "VACUUM ANALYZE"
-  psql -qtA -F ' ' "$url" -c "
-    SELECT $batch, count(*), pg_relation_size('readings'), pg_indexes_size('readings'), pg_total_relation_size('devices')
-    FROM readings" | while read -r b n heap index devices; do
-      python3 -c "
-n=$n; print(f'requests of $b: {n:,} readings, heap {$heap/n:.1f} B + primary key {$index/n:.1f} B + devices {$devices/n:.1f} B = {($heap+$index+$devices)/n:.1f} B per reading')"
-    done
+  for when in "" " after REINDEX"; do
+    [ -n "$when" ] && psql -q "$url" -c "REINDEX INDEX CONCURRENTLY readings_pkey"
+    psql -qtA -F ' ' "$url" -c "
+      SELECT count(*), pg_relation_size('readings'), pg_indexes_size('readings'), pg_total_relation_size('devices')
+      FROM readings" | while read -r n heap index devices; do
+        python3 -c "
+n=$n; print(f'requests of $batch$when: {n:,} readings, heap {$heap/n:.1f} B + primary key {$index/n:.1f} B + devices {$devices/n:.1f} B = {($heap+$index+$devices)/n:.1f} B per reading')"
+      done
+  done
 done
