@@ -114,13 +114,7 @@ public final class JournaledStore: ReadingStore, Service {
         completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
     ) {
         guard readings.count <= MemoryStore.pieceSize else {
-            Task {
-                do {
-                    completion(.success(try await ingest(readings, for: device)))
-                } catch {
-                    completion(.failure(error))
-                }
-            }
+            complete(completion) { try await self.ingest(readings, for: device) }
             return
         }
         let memory: MemoryStore

@@ -295,13 +295,7 @@ public final class PostgresStore: ReadingStore, Service {
         _ readings: [Reading], for device: DeviceID, completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
     ) {
         guard !readings.isEmpty, readings.count < PostgresStore.aloneFrom else {
-            Task {
-                do {
-                    completion(.success(try await ingest(readings, for: device)))
-                } catch {
-                    completion(.failure(error))
-                }
-            }
+            complete(completion) { try await self.ingest(readings, for: device) }
             return
         }
         submit(readings, for: device, completion: completion)

@@ -77,22 +77,24 @@ extension ReadingStore {
         _ readings: [Reading], for device: DeviceID,
         completion: @escaping @Sendable (Result<[IngestOutcome], any Error>) -> Void
     ) {
-        Task {
-            do {
-                completion(.success(try await ingest(readings, for: device)))
-            } catch {
-                completion(.failure(error))
-            }
-        }
+        complete(completion) { try await ingest(readings, for: device) }
     }
 
     public func summary(of device: DeviceID, completion: @escaping @Sendable (Result<DeviceSummary?, any Error>) -> Void) {
-        Task {
-            do {
-                completion(.success(try await summary(of: device)))
-            } catch {
-                completion(.failure(error))
-            }
+        complete(completion) { try await summary(of: device) }
+    }
+}
+
+/// Runs `body` in a task and hands its result to `completion`: the bridge from callers that
+/// cannot suspend to an engine's async call.
+public func complete<T: Sendable>(
+    _ completion: @escaping @Sendable (Result<T, any Error>) -> Void, with body: @escaping @Sendable () async throws -> T
+) {
+    Task {
+        do {
+            completion(.success(try await body()))
+        } catch {
+            completion(.failure(error))
         }
     }
 }

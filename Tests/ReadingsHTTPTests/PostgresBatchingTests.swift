@@ -130,12 +130,7 @@ struct PostgresBatchingTests {
             let conflicting = Reading(instant: Instant(nanoseconds: 3_000), count: 6)
             let batch = try await holding.unavailableOnFailure { [logger = quietLogger] connection in
                 try await connection.withTransaction(logger: logger) { connection in
-                    var holder: Int32 = 0
-                    for try await pid in try await connection.query(
-                        "SELECT pg_backend_pid() FROM devices WHERE device_id = \(device.string) FOR UPDATE", logger: logger
-                    ).decode(Int32.self) {
-                        holder = pid
-                    }
+                    let holder = try await lockDeviceRow(device, on: connection)
                     // Stored under the lock, as a writer of another instance would, but not committed yet.
                     try await connection.query(
                         """
@@ -147,20 +142,7 @@ struct PostgresBatchingTests {
                         "UPDATE devices SET cumulative = cumulative + 12, readings = readings + 2, latest = 3000 WHERE device_id = \(device.string)",
                         logger: logger)
                     let batch = Task { try await batching.ingest([repeated, conflicting, first], for: device) }
-                    let lockHolder = holder
-                    let deadline = ContinuousClock.now + .seconds(20)
-                    while try await batching.unavailableOnFailure({ connection in
-                        var waiting = 0
-                        for try await count in try await connection.query(
-                            "SELECT count(*) FROM pg_stat_activity WHERE \(lockHolder) = ANY(pg_blocking_pids(pid))", logger: logger
-                        ).decode(Int64.self) {
-                            waiting = Int(count)
-                        }
-                        return waiting
-                    }) == 0 {
-                        try #require(ContinuousClock.now < deadline, "the batch did not wait for the device's lock")
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    try await waitUntilBlocked(by: holder, asking: batching)
                     return batch
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import ReadingsDomain
 import ReadingsStorage
 import ServiceLifecycle
@@ -271,28 +272,10 @@ struct PostgresHousekeepingTests {
             let repeated = try await removing.unavailableOnFailure { [logger = quietLogger] connection in
                 try await connection.withTransaction(logger: logger) { connection in
                     // The removal's step for the device, by hand: its row lock first.
-                    var holder: Int32 = 0
-                    for try await pid in try await connection.query(
-                        "SELECT pg_backend_pid() FROM devices WHERE device_id = \(id) FOR UPDATE", logger: logger
-                    ).decode(Int32.self) {
-                        holder = pid
-                    }
+                    let holder = try await lockDeviceRow(device, on: connection)
                     let batch = Task { try await ingesting.ingest([old], for: device) }
-                    let lockHolder = holder
                     // Until the batch waits for that lock.
-                    let deadline = ContinuousClock.now + .seconds(20)
-                    while try await removing.unavailableOnFailure({ connection in
-                        var waiting = 0
-                        for try await count in try await connection.query(
-                            "SELECT count(*) FROM pg_stat_activity WHERE \(lockHolder) = ANY(pg_blocking_pids(pid))", logger: logger
-                        ).decode(Int64.self) {
-                            waiting = Int(count)
-                        }
-                        return waiting
-                    }) == 0 {
-                        try #require(ContinuousClock.now < deadline, "the batch did not wait for the device's lock")
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
+                    try await waitUntilBlocked(by: holder, asking: removing)
                     // The horizon advances and commits (on another connection), then the step
                     // deletes the reading and commits.
                     _ = try await removing.unavailableOnFailure { connection in
@@ -373,5 +356,35 @@ func withPostgresStores<T: Sendable>(
         await group.triggerGracefulShutdown()
         try await tasks.waitForAll()
         return try result.get()
+    }
+}
+
+/// Locks `device`'s row on `connection` (inside its transaction) and returns the locking
+/// session's process id.
+func lockDeviceRow(_ device: DeviceID, on connection: PostgresConnection) async throws -> Int32 {
+    var holder: Int32?
+    for try await pid in try await connection.query(
+        "SELECT pg_backend_pid() FROM devices WHERE device_id = \(device.string) FOR UPDATE", logger: quietLogger
+    ).decode(Int32.self) {
+        holder = pid
+    }
+    return try #require(holder)
+}
+
+/// Returns once some session waits for a lock held by the session `holder` (asked through
+/// `store`, on another connection); fails after 20 s.
+func waitUntilBlocked(by holder: Int32, asking store: PostgresStore) async throws {
+    let deadline = ContinuousClock.now + .seconds(20)
+    while try await store.unavailableOnFailure({ connection in
+        var waiting = 0
+        for try await count in try await connection.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE \(holder) = ANY(pg_blocking_pids(pid))", logger: quietLogger
+        ).decode(Int64.self) {
+            waiting = Int(count)
+        }
+        return waiting
+    }) == 0 {
+        try #require(ContinuousClock.now < deadline, "nothing waited for the lock")
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
