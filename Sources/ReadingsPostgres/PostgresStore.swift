@@ -49,6 +49,8 @@ public final class PostgresStore: ReadingStore, Service {
     let batcher: IngestBatcher
     /// Device ids whose row this instance created or found (bounded; see `ensureDevices`).
     let knownDevices = Mutex<Set<String>>([])
+    /// The newest migration `run()` applies: the last one, unless a test stops at an older one.
+    let newestMigration = Mutex(PostgresSchema.migrations.last!.version)
     /// Whether a purge of deleted devices' readings is running, and whether another was asked for
     /// meanwhile (see `startPurge`).
     let purge = Mutex<(running: Bool, requested: Bool)>((false, false))
@@ -166,7 +168,7 @@ public final class PostgresStore: ReadingStore, Service {
     private func migrateThenProbe() async {
         while !Task.isCancelled {
             do {
-                try await migrate()
+                try await migrate(through: newestMigration.withLock { $0 })
                 // Readings of devices deleted before a restart, if their purge was cut short.
                 startPurge()
                 break
@@ -208,7 +210,7 @@ public final class PostgresStore: ReadingStore, Service {
     /// table) and may wait for another instance's, so the session's statement and lock timeouts
     /// are lifted for its transaction; an instance frozen while holding the lock is still ended by
     /// a longer idle-in-transaction timeout.
-    func migrate(through newest: Int = PostgresSchema.migrations.last!.version) async throws {
+    func migrate(through newest: Int) async throws {
         let connection = try await PostgresConnection.connect(configuration: migrationConfiguration, id: 0, logger: logger)
         migrationConnection.withLock { $0 = connection }
         defer { migrationConnection.withLock { $0 = nil } }

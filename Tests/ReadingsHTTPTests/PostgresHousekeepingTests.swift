@@ -327,15 +327,20 @@ func newPostgresSchemaName() -> String {
 }
 
 /// Runs `body` with one PostgreSQL store per element of `retentions`, all on one schema (new
-/// unless given; as instances share a database), each running as a service and ready; shuts them down afterwards.
+/// unless given; as instances share a database) migrated to its newest version (or to
+/// `newestMigration`), each running as a service and ready; shuts them down afterwards.
 func withPostgresStores<T: Sendable>(
-    _ retentions: [Retention?], schema: String = newPostgresSchemaName(), _ body: @Sendable ([PostgresStore]) async throws -> T
+    _ retentions: [Retention?], schema: String = newPostgresSchemaName(), newestMigration: Int? = nil,
+    _ body: @Sendable ([PostgresStore]) async throws -> T
 ) async throws -> T {
     let url = try #require(Engine.postgresURL)
     let stores = try retentions.map { retention in
         try PostgresStore(
             url: url, poolSize: 3, schema: schema, retention: retention, timeout: .seconds(30), readinessTimeout: .seconds(30),
             logger: quietLogger)
+    }
+    if let newestMigration {
+        for store in stores { store.newestMigration.withLock { $0 = newestMigration } }
     }
     let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: stores.map { .init(service: $0) }, logger: quietLogger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -10,33 +10,34 @@ import Testing
 /// The PostgreSQL layout of migration 4 (a 4-byte device key, counts in 4 bytes below 2^31 and in
 /// 8 above): data written by the layout before converts exactly, and counts on either side of
 /// 2^31 compare and add exactly on both ingest paths (batched, and alone for large requests).
-@Suite(.enabled(if: Engine.postgresURL != nil, "needs POSTGRES_TEST_URL (make test starts a throwaway server)"))
+@Suite(
+    .enabled(if: Engine.postgresURL != nil, "needs POSTGRES_TEST_URL (make test starts a throwaway server)"), .timeLimit(.minutes(2)))
 struct PostgresSchemaTests {
     /// A schema left at version 3 by an older release, with readings of small and large counts, a
     /// device whose readings all expired and one whose old readings were removed, is migrated by
     /// a new instance: every summary, reading and count reads back as written, repeats are still
     /// repeats, and new devices get keys of their own.
     @Test func migrationFourConvertsTheReadingsOfVersionThree() async throws {
-        let url = try #require(Engine.postgresURL)
         let schema = newPostgresSchemaName()
-        let old = try PostgresStore(url: url, poolSize: 1, schema: schema, logger: quietLogger)
-        try await old.migrate(through: 3)
         let large: Int64 = 1 << 53 - 1
         let second: Int64 = 1_000_000_000
-        try await withRawConnection(url: url, schema: schema) { connection in
-            try await connection.query(
-                """
-                INSERT INTO devices (device_id, latest, cumulative, readings, expired_before) VALUES
-                  ('meter-a', \(3 * second), \(large + 2_147_483_648 + 7), 3, -9223372036854775808),
-                  ('meter-b', \(9 * second), 12, 1, \(5 * second)),
-                  ('meter-c', \(4 * second), 30, 0, \(5 * second))
-                """, logger: quietLogger)
-            try await connection.query(
-                """
-                INSERT INTO readings (device_id, instant, count) VALUES
-                  ('meter-a', \(1 * second), \(large)), ('meter-a', \(2 * second), 2147483648), ('meter-a', \(3 * second), 7),
-                  ('meter-b', \(9 * second), 12)
-                """, logger: quietLogger)
+        // An instance of the release before migration 4 stored these.
+        try await withPostgresStores([nil], schema: schema, newestMigration: 3) { stores in
+            _ = try await stores[0].unavailableOnFailure { [logger = quietLogger] connection in
+                try await connection.query(
+                    """
+                    INSERT INTO devices (device_id, latest, cumulative, readings, expired_before) VALUES
+                      ('meter-a', \(3 * second), \(large + 2_147_483_648 + 7), 3, -9223372036854775808),
+                      ('meter-b', \(9 * second), 12, 1, \(5 * second)),
+                      ('meter-c', \(4 * second), 30, 0, \(5 * second))
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO readings (device_id, instant, count) VALUES
+                      ('meter-a', \(1 * second), \(large)), ('meter-a', \(2 * second), 2147483648), ('meter-a', \(3 * second), 7),
+                      ('meter-b', \(9 * second), 12)
+                    """, logger: logger)
+            }
         }
         try await withPostgresStores([nil], schema: schema) { stores in
             let store = stores[0]
@@ -113,21 +114,4 @@ private func instant(_ nanoseconds: Int64) -> Instant {
 
 private func reading(_ nanoseconds: Int64, _ count: UInt64) -> Reading {
     Reading(instant: instant(nanoseconds), count: count)
-}
-
-/// A connection of its own to `url`, with `schema` first on the search path.
-private func withRawConnection(url: String, schema: String, _ body: (PostgresConnection) async throws -> Void) async throws {
-    let location = try PostgresURL(url)
-    var configuration = PostgresConnection.Configuration(
-        host: location.host, port: location.port, username: location.username, password: location.password,
-        database: location.database, tls: .disable)
-    configuration.options.additionalStartupParameters = [("search_path", schema)]
-    let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: quietLogger)
-    do {
-        try await body(connection)
-        try await connection.close()
-    } catch {
-        try? await connection.close()
-        throw error
-    }
 }
