@@ -10,13 +10,16 @@ import Synchronization
 /// The PostgreSQL engine: many `device-readings` instances over one database, with exactly the
 /// semantics of the memory engine.
 ///
-/// A batch is one transaction: the device's row is created if missing and locked
-/// (`SELECT … FOR UPDATE`), so batches for one device are decided one at a time across every
-/// instance; the batch's instants already stored are read in one query (`= ANY($2)`); outcomes
-/// are decided in order here (repeats inside the batch, overflow) exactly as the memory engine
-/// does; the accepted readings are inserted with one `unnest` and the device row updated. Reads are
-/// single statements, so each sees one snapshot. Instants are `bigint` nanoseconds; ids are
-/// `text COLLATE "C"` (byte order, no normalisation). See `docs/postgres.md`.
+/// Every transaction that adds or removes readings of a device first locks the device's row
+/// (`FOR UPDATE`, in id order when it takes several), so the writes of one device are decided one
+/// at a time across every instance, and reads what is stored only after the lock. Concurrent
+/// ingests are gathered into batches of many requests and devices, one function call and one
+/// commit each (`PostgresStore+Batch.swift`); a request of 500 readings or more is a transaction
+/// of its own (``ingestAlone(_:for:)``). Outcomes are decided in order here (repeats inside the
+/// batch, overflow) exactly as the memory engine does. Reads are single statements, so each sees
+/// one snapshot. Instants are `bigint` nanoseconds; ids are `text COLLATE "C"` (byte order, no
+/// normalisation) on the device's row only, readings name their device by its 4-byte key. See
+/// `docs/postgres.md`.
 ///
 /// A device exists (has a summary, is listed and counted) while its row does and it has readings
 /// or a latest instant (`readings > 0 OR latest <> -2^63`). Under a retention a device whose
@@ -88,7 +91,7 @@ public final class PostgresStore: ReadingStore, Service {
     /// of the database has waited `readinessTimeout`. Concurrent ingests are gathered into
     /// transactions of many requests (see ``IngestBatcher``): a batch goes once `batchWindow` has
     /// passed since its first request (0: at once); one batch at a time is decided, or up to a
-    /// quarter of the pool's connections' worth when batches hold 500 readings or more;
+    /// quarter of the pool's connections' worth when batches hold 200 readings or more;
     /// requests arriving meanwhile join the next batch.
     public init(
         url: String, poolSize: Int = 16, schema: String? = nil, retention: Retention? = nil, batchWindow: Duration = .zero,
@@ -278,10 +281,10 @@ public final class PostgresStore: ReadingStore, Service {
     /// accepted it again, counting it twice. Read after the lock, it is the new horizon whenever
     /// the removal has already deleted readings of this device, so such a reading is `tooOld`.
     ///
-    /// The row lock is retried when the row vanished while this batch waited for it (the device
-    /// was deleted, or a batch that accepted nothing removed the row it had created): the batch
-    /// then starts a new device. A row this batch created but that accepted nothing (every reading
-    /// too old) is removed again, so that no device appears.
+    /// A device whose row vanished while its batch waited for the lock (deleted, or removed by a
+    /// batch that accepted nothing) is decided again alone, which starts a new device. A row a
+    /// batch created but that accepted nothing (every reading too old) is removed again, so that
+    /// no device appears.
     public func ingest(_ readings: [Reading], for device: DeviceID) async throws -> [IngestOutcome] {
         guard !readings.isEmpty else { return [] }
         // A large request fills a transaction by itself: it goes at once, beside the batches
