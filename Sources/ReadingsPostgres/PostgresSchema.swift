@@ -149,6 +149,12 @@ enum PostgresSchema {
                     UPDATE devices d SET cumulative = d.cumulative + acc.delta, latest = GREATEST(d.latest, acc.latest),
                       readings = d.readings + acc.n
                     FROM acc WHERE d.key = acc.key
+                  ), emptied AS (
+                    -- A row that never had a reading and accepted none now (every reading too
+                    -- old) is not a device: it goes, under the lock already held.
+                    DELETE FROM devices d USING l
+                    WHERE d.key = l.key AND d.cumulative = 0 AND d.readings = 0 AND d.latest = -9223372036854775808
+                      AND NOT EXISTS (SELECT 1 FROM acc WHERE acc.key = l.key)
                   )
                   SELECT 0::bigint, l.ord, l.cumulative, CASE WHEN l.fits THEN 1 ELSE 0 END::bigint, l.horizon FROM l
                   UNION ALL

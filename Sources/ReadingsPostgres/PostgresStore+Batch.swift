@@ -10,7 +10,7 @@ import ReadingsStorage
 /// 1. Devices this instance has not seen yet are created (`INSERT … WHERE NOT EXISTS`, in a
 ///    statement of its own that commits at once): a row with no reading and no latest instant is
 ///    not a device for any read, so a row created for a batch that then accepts nothing is
-///    harmless (it is removed again after that batch).
+///    harmless (the batch's function removes it again).
 /// 2. One call of the `decide_batch` function (migration 6; ``BatchStatement``): one round trip
 ///    and one commit. Its first statement locks every device row of the batch in id order (one
 ///    primary-key lookup each, `FOR UPDATE`; every writer of readings takes these locks in id
@@ -161,20 +161,16 @@ extension PostgresStore {
             }
             results.append(outcomes)
         }
-        try await removeEmptyRows(ids: ids, locked: locked, touched: touched, alone: alone)
+        forgetEmptyRows(ids: ids, locked: locked, touched: touched, alone: alone)
         return (results, alone)
     }
 
-    /// Rows created for this batch that accepted nothing and never had a reading: not devices, so
-    /// they go again (the conditions checked again under the row's lock).
-    private func removeEmptyRows(ids: [String], locked: [LockedDevice?], touched: Set<Int>, alone: Set<Int>) async throws {
+    /// Rows that never had a reading and accepted none in this batch are deleted by the function
+    /// (under the locks it holds); this instance forgets them too, so that the next request for
+    /// such a device creates its row again first.
+    private func forgetEmptyRows(ids: [String], locked: [LockedDevice?], touched: Set<Int>, alone: Set<Int>) {
         let empty = ids.indices.filter { locked[$0]?.cumulative == 0 && !touched.contains($0) && !alone.contains($0) }.map { ids[$0] }
         guard !empty.isEmpty else { return }
-        try await unavailableOnFailure { [logger] connection in
-            try await connection.query(
-                "DELETE FROM devices WHERE device_id = ANY(\(empty)::text[]) AND readings = 0 AND latest = \(Int64.min) AND cumulative = 0",
-                logger: logger)
-        }
         knownDevices.withLock { known in known.subtract(empty) }
     }
 }

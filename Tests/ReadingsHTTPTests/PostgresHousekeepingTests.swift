@@ -166,6 +166,17 @@ struct PostgresHousekeepingTests {
             #expect(try await store.readings(of: stale, in: .all, limit: 10) == nil)
             #expect(try await store.devices(after: nil, prefix: [], limit: 10).devices.map(\.id) == [device])
             #expect(try await store.statistics().devices == 1)
+            // Nor is its row left behind.
+            let rows = try await store.unavailableOnFailure { [logger = quietLogger] connection in
+                var rows: Int64 = -1
+                for try await count in try await connection.query(
+                    "SELECT count(*) FROM devices WHERE device_id = \(stale.string)", logger: logger
+                ).decode(Int64.self) {
+                    rows = count
+                }
+                return rows
+            }
+            #expect(rows == 0)
             #expect(try await !store.deleteDevice(stale))
         }
     }
