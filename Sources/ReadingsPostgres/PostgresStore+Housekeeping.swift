@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 import ReadingsDomain
 import ReadingsStorage
@@ -97,23 +98,12 @@ extension PostgresStore {
             }
             guard !keys.isEmpty else { return removed }
             for key in keys {
+                var from = Int64.min
                 while true {
                     // A step that deletes fewer than it may is not proof of the end: another
                     // instance may be deleting the rest. The key goes once none is left.
-                    let (step, done) = try await unavailableOnFailure { [logger] connection in
-                        var deleted = 0
-                        for try await count in try await connection.query(
-                            """
-                            WITH doomed AS (
-                              SELECT instant FROM readings WHERE device_key = \(key) LIMIT \(PostgresStore.removalBatchSize)
-                            ), gone AS (
-                              DELETE FROM readings r USING doomed WHERE r.device_key = \(key) AND r.instant = doomed.instant RETURNING 1
-                            )
-                            SELECT count(*) FROM gone
-                            """, logger: logger
-                        ).decode(Int64.self) {
-                            deleted = Int(count)
-                        }
+                    let (step, last, done) = try await unavailableOnFailure { [logger, from] connection in
+                        let (deleted, last) = try await PostgresStore.deleteStep(of: key, from: from, before: nil, on: connection, logger: logger)
                         var done = false
                         if deleted < PostgresStore.removalBatchSize {
                             // Done when none is left (whoever removed the key).
@@ -129,8 +119,11 @@ extension PostgresStore {
                                 done = empty
                             }
                         }
-                        return (deleted, done)
+                        return (deleted, last, done)
                     }
+                    // Short of a full step but not done: some are left behind the bound (another
+                    // purger's step rolled back), so from the start again.
+                    from = step < PostgresStore.removalBatchSize ? .min : last.map { $0 == .max ? $0 : $0 + 1 } ?? from
                     removed += step
                     if done { break }
                 }
@@ -208,10 +201,11 @@ extension PostgresStore {
     /// and created again has a new key); returns how many.
     private func removeReadings(ofKey key: Int32, before horizon: Int64) async throws -> Int {
         var removed = 0
+        var from = Int64.min
         while true {
             try Task.checkCancellation()
-            let step = try await unavailableOnFailure { [logger] connection in
-                try await connection.withTransaction(logger: logger) { connection -> Int in
+            let (step, last) = try await unavailableOnFailure { [logger, from] connection in
+                try await connection.withTransaction(logger: logger) { connection -> (Int, Int64?) in
                     var locked = false
                     for try await _ in try await connection.query(
                         "SELECT 1 FROM devices WHERE key = \(key) FOR UPDATE", logger: logger
@@ -219,33 +213,50 @@ extension PostgresStore {
                         locked = true
                     }
                     // Deleted meanwhile: its readings went with it.
-                    guard locked else { return 0 }
+                    guard locked else { return (0, nil) }
                     // After the lock: every batch that could still have stored a reading before
-                    // the horizon (one that read the horizon before it advanced) has committed.
-                    var deleted = 0
-                    for try await count in try await connection.query(
-                        """
-                        WITH doomed AS (
-                          SELECT instant FROM readings WHERE device_key = \(key) AND instant < \(horizon)
-                          ORDER BY instant LIMIT \(PostgresStore.removalBatchSize)
-                        ), gone AS (
-                          DELETE FROM readings r USING doomed WHERE r.device_key = \(key) AND r.instant = doomed.instant RETURNING 1
-                        )
-                        SELECT count(*) FROM gone
-                        """, logger: logger
-                    ).decode(Int64.self) {
-                        deleted = Int(count)
-                    }
+                    // the horizon (one that read the horizon before it advanced) has committed,
+                    // and none stores one before it any more, so a step need not look behind the
+                    // previous one.
+                    let (deleted, last) = try await PostgresStore.deleteStep(of: key, from: from, before: horizon, on: connection, logger: logger)
                     if deleted > 0 {
                         try await connection.query(
                             "UPDATE devices SET readings = readings - \(deleted), expired_before = GREATEST(expired_before, \(horizon)) WHERE key = \(key)",
                             logger: logger)
                     }
-                    return deleted
+                    return (deleted, last)
                 }
             }
             removed += step
-            if step < PostgresStore.removalBatchSize { return removed }
+            guard step == PostgresStore.removalBatchSize, let last, last < .max else { return removed }
+            from = last + 1
         }
+    }
+
+    /// One step of a removal: deletes the oldest ``removalBatchSize`` readings of the device keyed
+    /// `key` from `from` on (and before `before`, if given), and returns how many and the newest
+    /// instant among them. Each step starts where the previous one ended, through the primary
+    /// key: deleted entries stay in the index until a vacuum, and a step that started from the
+    /// device's first instant each time would walk them all again (quadratic for a device of tens
+    /// of millions of readings).
+    static func deleteStep(
+        of key: Int32, from: Int64, before: Int64?, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (deleted: Int, last: Int64?) {
+        var result: (deleted: Int, last: Int64?) = (0, nil)
+        for try await (count, last) in try await connection.query(
+            """
+            WITH doomed AS (
+              SELECT instant FROM readings WHERE device_key = \(key) AND instant >= \(from)
+                AND (\(before)::bigint IS NULL OR instant < \(before)::bigint)
+              ORDER BY instant LIMIT \(PostgresStore.removalBatchSize)
+            ), gone AS (
+              DELETE FROM readings r USING doomed WHERE r.device_key = \(key) AND r.instant = doomed.instant RETURNING r.instant
+            )
+            SELECT count(*), max(instant) FROM gone
+            """, logger: logger
+        ).decode((Int64, Int64?).self) {
+            result = (Int(count), last)
+        }
+        return result
     }
 }
