@@ -103,7 +103,8 @@ extension PostgresStore {
                     // A step that deletes fewer than it may is not proof of the end: another
                     // instance may be deleting the rest. The key goes once none is left.
                     let (step, last, done) = try await unavailableOnFailure { [logger, from] connection in
-                        let (deleted, last) = try await PostgresStore.deleteStep(of: key, from: from, before: nil, on: connection, logger: logger)
+                        let (deleted, last) = try await PostgresStore.deleteStep(
+                            of: key, from: from, before: nil, on: connection, logger: logger)
                         var done = false
                         if deleted < PostgresStore.removalBatchSize {
                             // Done when none is left (whoever removed the key).
@@ -218,7 +219,8 @@ extension PostgresStore {
                     // the horizon (one that read the horizon before it advanced) has committed,
                     // and none stores one before it any more, so a step need not look behind the
                     // previous one.
-                    let (deleted, last) = try await PostgresStore.deleteStep(of: key, from: from, before: horizon, on: connection, logger: logger)
+                    let (deleted, last) = try await PostgresStore.deleteStep(
+                        of: key, from: from, before: horizon, on: connection, logger: logger)
                     if deleted > 0 {
                         try await connection.query(
                             "UPDATE devices SET readings = readings - \(deleted), expired_before = GREATEST(expired_before, \(horizon)) WHERE key = \(key)",
