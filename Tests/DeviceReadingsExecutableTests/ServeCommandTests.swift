@@ -28,6 +28,8 @@ import Testing
         (["serve", "--data-dir", "/tmp/unused-dr", "--snapshot-every", "soon"], "--snapshot-every"),
         (["serve", "--api-key", ""], "--api-key"),
         (["serve", "--api-key", "k", "--read-api-key", ""], "--read-api-key"),
+        (["serve", "--postgres-url", "postgres://nobody@127.0.0.1:1/none", "--postgres-batch-window", "2s"], "--postgres-batch-window"),
+        (["serve", "--postgres-url", "postgres://nobody@127.0.0.1:1/none", "--postgres-batch-window", "soon"], "--postgres-batch-window"),
     ])
     func invalidSettingsStopTheStartWithAMessage(arguments: [String], mentions: String) throws {
         let result = try ServerProcess.run(arguments)
